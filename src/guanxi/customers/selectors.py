@@ -1,0 +1,120 @@
+"""Reads and access checks for customers: the one place the visibility rules live.
+
+Who sees which customers:
+
+- admin: everyone.
+- manager: the customers they own and those of their team (users whose manager they are).
+- rep: the customers they own, and the contacts of organizations they own.
+- analyst: everyone, but never personal contact details (see ``can_see_contact_details``).
+- agent (service): everyone, to find the customer behind a ticket; they may not reassign owners.
+
+Pages, the API and exports all call these functions, so they obey the same rules.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from django.db.models import Q, QuerySet
+
+from guanxi.accounts.models import Role, User
+from guanxi.core.errors import NotFound, PermissionDenied
+from guanxi.customers.errors import CustomerErrorCode
+from guanxi.customers.models import Customer
+from guanxi.customers.normalize import name_pinyin, normalize_phone
+
+
+def _visible_filter(user: User) -> Q | None:
+    """The filter that limits ``user`` to their customers; None means no limit."""
+    if user.is_admin_role or user.role in (Role.ANALYST, Role.AGENT):
+        return None
+    if user.role == Role.MANAGER:
+        return Q(owner=user) | Q(owner__manager=user)
+    # A rep, or any role we do not know: only what they own.
+    return Q(owner=user) | Q(organization__owner=user)
+
+
+def customers_visible(*, user: User, include_merged: bool = False) -> QuerySet[Customer]:
+    qs = Customer.objects.all()
+    if not include_merged:
+        qs = qs.filter(is_active=True)
+    flt = _visible_filter(user)
+    return qs if flt is None else qs.filter(flt)
+
+
+def can_see_contact_details(user: User) -> bool:
+    return user.role != Role.ANALYST
+
+
+def can_change_customer(user: User, customer: Customer) -> bool:
+    """Admins change anyone; managers and reps change what they can see; others read only."""
+    if user.is_admin_role:
+        return True
+    if user.role in (Role.ANALYST, Role.AGENT):
+        return False
+    return customers_visible(user=user).filter(pk=customer.pk).exists()
+
+
+def access_customer(*, user: User, customer_id: int, write: bool = False) -> Customer:
+    """Fetch a customer the user may see (and, with ``write``, change).
+
+    A customer the user may not see is reported as not found: a rep must not learn that
+    another rep's customer exists.
+    """
+    try:
+        customer = customers_visible(user=user, include_merged=True).get(pk=customer_id)
+    except Customer.DoesNotExist:
+        raise NotFound(CustomerErrorCode.NOT_FOUND,
+                       f"Customer {customer_id} does not exist.") from None
+    if write and not can_change_customer(user, customer):
+        raise PermissionDenied(CustomerErrorCode.READ_ONLY,
+                               "You may view this customer but not change it.")
+    return customer
+
+
+def customer_search_filter(term: str) -> Q:
+    """Match a search term against name, pinyin, initials, phone, e-mail and external ids."""
+    term = term.strip()
+    q = Q(name__icontains=term) | Q(external_ids__value=term)
+    lowered = term.lower()
+    if lowered.isascii() and lowered.replace(" ", "").isalpha():
+        compact = lowered.replace(" ", "")
+        q |= Q(name_pinyin__startswith=compact) | Q(name_initials__startswith=compact)
+    else:
+        full, _initials = name_pinyin(term)
+        if full:
+            q |= Q(name_pinyin__startswith=full)
+    if "@" in term:
+        q |= Q(email=lowered)
+    digits = "".join(ch for ch in term if ch.isdigit())
+    if len(digits) >= 5:
+        with contextlib.suppress(ValueError):
+            q |= Q(phone=normalize_phone(term))
+        q |= Q(phone__endswith=digits)
+    return q
+
+
+def customer_list(
+    *,
+    user: User,
+    search: str | None = None,
+    owner_id: int | None = None,
+    lifecycle_stage: str | None = None,
+    value_tier: str | None = None,
+    city: str | None = None,
+    tag: str | None = None,
+) -> QuerySet[Customer]:
+    qs = customers_visible(user=user)
+    if search:
+        qs = qs.filter(customer_search_filter(search)).distinct()
+    if owner_id is not None:
+        qs = qs.filter(owner_id=owner_id)
+    if lifecycle_stage:
+        qs = qs.filter(lifecycle_stage=lifecycle_stage)
+    if value_tier:
+        qs = qs.filter(value_tier=value_tier)
+    if city:
+        qs = qs.filter(city=city)
+    if tag:
+        qs = qs.filter(tags__name=tag)
+    return qs

@@ -1,0 +1,69 @@
+"""Shared fixtures: the people in our stories.
+
+- ``admin``: runs guanxi, sees and changes everything.
+- ``manager`` (Mei): leads the sales team of ``rep1`` and ``rep2``.
+- ``rep1`` (Li) and ``rep2`` (Wang): each owns their own customers and must not see the other's.
+- ``agent`` (Zhao): service agent; finds any customer behind a ticket, changes no owner.
+- ``analyst`` (Chen): sees aggregates and segments, never personal contact details.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from guanxi.accounts.models import Role, User
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+def shared_data_file(*parts: str) -> Path:
+    """A data set from ../shared/data: CI must have it; elsewhere its tests skip, saying why."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        reason = f"data set {path} is missing (it lives in ../shared/data beside the repo)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return path
+
+
+def _user(username: str, role: Role, manager: User | None = None) -> User:
+    user = User.objects.create_user(username=username, password="correct horse battery",
+                                    role=role, manager=manager,
+                                    is_staff=role == Role.ADMIN,
+                                    is_superuser=role == Role.ADMIN)
+    return user
+
+
+@pytest.fixture
+def admin(db: None) -> User:
+    return _user("admin", Role.ADMIN)
+
+
+@pytest.fixture
+def manager(db: None) -> User:
+    return _user("mei", Role.MANAGER)
+
+
+@pytest.fixture
+def rep1(manager: User) -> User:
+    return _user("li", Role.REP, manager)
+
+
+@pytest.fixture
+def rep2(manager: User) -> User:
+    return _user("wang", Role.REP, manager)
+
+
+@pytest.fixture
+def agent(db: None) -> User:
+    return _user("zhao", Role.AGENT)
+
+
+@pytest.fixture
+def analyst(db: None) -> User:
+    return _user("chen", Role.ANALYST)
