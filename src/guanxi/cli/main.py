@@ -39,6 +39,34 @@ def init() -> None:
     typer.echo("The database is ready.")
 
 
+# Each command group lives in its own module with a ``register(app)`` function; a group whose
+# module is not there (yet) is simply absent from ``--help``.
+_COMMAND_MODULES = (
+    "guanxi.cli.users",
+    "guanxi.cli.customers",
+    "guanxi.cli.imports",
+    "guanxi.cli.demo",
+    "guanxi.cli.serve",
+    "guanxi.cli.value",
+)
+
+
+def _register_commands() -> None:
+    import importlib
+
+    for name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(app)
+
+
+_register_commands()
+
+
 def run() -> None:
     """Entry point: run the app and turn guanxi errors into one sentence, not a traceback."""
     from guanxi.cli.errors import run_app
