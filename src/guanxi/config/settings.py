@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "guanxi.accounts",
     "guanxi.customers",
     "guanxi.sales",
+    "guanxi.value",
     "guanxi.web",
     "axes",
 ]

@@ -1,0 +1,95 @@
+"""Dated score snapshots: one ``ScoreRun`` per as-of date, one ``CustomerScore`` per customer.
+
+History is kept so segment migration between snapshots can be shown; re-scoring a date replaces
+that date's snapshot (a new run is built beside the old one and swapped in one transaction).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from guanxi.customers.models import Customer, LifecycleStage, ValueTier
+
+
+class RunStatus(models.TextChoices):
+    BUILDING = "building", _("Building")
+    COMPLETE = "complete", _("Complete")
+    FAILED = "failed", _("Failed")
+
+
+class ScoreRun(models.Model):
+    as_of = models.DateField(_("as of"))
+    status = models.CharField(_("status"), max_length=16, choices=RunStatus.choices,
+                              default=RunStatus.BUILDING)
+    engine = models.CharField(_("engine"), max_length=16, default="local")
+    created_at = models.DateTimeField(_("started"))
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    # {"bgnbd": {"params": {...}, "log_likelihood": ..., "standard_errors": {...}}, ...}
+    models_info = models.JSONField(_("fitted models"), default=dict, blank=True)
+    settings_used = models.JSONField(_("settings"), default=dict, blank=True)
+    timings = models.JSONField(_("seconds per phase"), default=dict, blank=True)
+    n_customers = models.PositiveIntegerField(_("customers"), default=0)
+    n_buyers = models.PositiveIntegerField(_("customers with purchases"), default=0)
+    n_purchases = models.PositiveBigIntegerField(_("purchase days"), default=0)
+    equity = models.DecimalField(_("customer equity"), max_digits=18, decimal_places=2,
+                                 null=True, blank=True)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        ordering = ["-as_of"]
+        verbose_name = _("score run")
+        verbose_name_plural = _("score runs")
+        constraints = [
+            # Only one complete snapshot per date; a replacement is built beside it first.
+            models.UniqueConstraint(fields=["as_of"], condition=models.Q(status="complete"),
+                                    name="score_run_one_complete_per_date"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.as_of} ({self.status})"
+
+
+class CustomerScore(models.Model):
+    """One customer in one snapshot. Prospects have a row with only the stage set."""
+
+    run = models.ForeignKey(ScoreRun, on_delete=models.CASCADE, related_name="scores")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="scores",
+                                 db_index=False)
+    lifecycle_stage = models.CharField(max_length=16, choices=LifecycleStage.choices)
+    x = models.PositiveIntegerField(_("repeat purchases"), null=True)
+    t_x = models.FloatField(null=True)
+    T = models.FloatField(null=True)  # noqa: N815 - the literature's name
+    recency_days = models.IntegerField(null=True)
+    frequency = models.PositiveIntegerField(_("purchases"), null=True)
+    monetary = models.FloatField(_("mean repeat spend"), null=True)
+    total_spend = models.DecimalField(max_digits=16, decimal_places=2, null=True)
+    p_alive = models.FloatField(null=True)
+    expected_purchases = models.FloatField(_("expected purchases in the period"), null=True)
+    p_purchase = models.FloatField(_("P(purchase within the period)"), null=True)
+    expected_spend = models.FloatField(null=True)
+    clv = models.DecimalField(max_digits=14, decimal_places=2, null=True)
+    expected_next_purchase = models.DateField(null=True)
+    last_purchase_at = models.DateTimeField(null=True)
+    value_tier = models.CharField(max_length=16, choices=ValueTier.choices, blank=True)
+    rfm_r = models.PositiveSmallIntegerField(null=True)
+    rfm_f = models.PositiveSmallIntegerField(null=True)
+    rfm_m = models.PositiveSmallIntegerField(null=True)
+    rfm_segment = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        verbose_name = _("customer score")
+        verbose_name_plural = _("customer scores")
+        constraints = [
+            models.UniqueConstraint(fields=["run", "customer"], name="customer_score_unique"),
+        ]
+        indexes = [models.Index(fields=["customer", "run"], name="customer_score_history")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} @ run {self.run_id}"
+
+    @property
+    def rfm_score(self) -> str:
+        if self.rfm_r is None or self.rfm_f is None or self.rfm_m is None:
+            return ""
+        return f"{self.rfm_r}{self.rfm_f}{self.rfm_m}"
