@@ -42,3 +42,19 @@ def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
     raw = "gx_" + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(user=user, name=name, prefix=raw[:8], digest=hash_token(raw))
     return token, raw
+
+
+def api_token_revoke(*, user: User, token_id: int) -> ApiToken:
+    """Revoke one of ``user``'s own tokens; revoking twice keeps the first revocation time."""
+    from django.utils import timezone
+
+    from guanxi.core.errors import NotFound
+
+    with transaction.atomic():
+        token = ApiToken.objects.select_for_update().filter(user=user, pk=token_id).first()
+        if token is None:
+            raise NotFound("token_not_found", f"You have no API token {token_id}.")
+        if token.revoked_at is None:
+            token.revoked_at = timezone.now()
+            token.save(update_fields=["revoked_at"])
+    return token

@@ -1,23 +1,36 @@
-from django.http import HttpRequest, HttpResponse
-from django.urls import path
+"""The REST API under ``/api/v1/``: one router per domain, one error shape, local docs."""
+
+from django.urls import path, re_path
 from ninja import NinjaAPI
 
+from guanxi.api import customers, interactions, notes, orders, tokens
 from guanxi.api.auth import AUTH
-from guanxi.core.errors import GuanxiError
+from guanxi.api.docs import LocalSwagger, docs_asset
+from guanxi.api.errors import install_error_handlers, unknown_endpoint
 
 api = NinjaAPI(
     title="guanxi API",
     version="1",
-    description="The guanxi CRM REST API. Authenticate with `Authorization: Bearer <token>`.",
+    description=(
+        "The guanxi CRM REST API. Authenticate with `Authorization: Bearer <token>` (create "
+        "one at `POST /api/v1/tokens` while signed in). Errors come back as "
+        '`{"code": ..., "message": ..., "field": ...}`; lists are pages of '
+        '`{"items": [...], "next": <cursor>}`: pass `?after=<next>` for the next page.'
+    ),
     auth=AUTH,
+    docs=LocalSwagger(),
     docs_url="/docs",
     urls_namespace="api-v1",
 )
+install_error_handlers(api)
+api.add_router("/", customers.router)
+api.add_router("/", notes.router)
+api.add_router("/", interactions.router)
+api.add_router("/", orders.router)
+api.add_router("/", tokens.router)
 
-
-@api.exception_handler(GuanxiError)
-def guanxi_error(request: HttpRequest, exc: GuanxiError) -> HttpResponse:
-    return api.create_response(request, exc.as_dict(), status=exc.http_status)
-
-
-urlpatterns = [path("", api.urls)]
+urlpatterns = [
+    path("docs/assets/<str:name>", docs_asset, name="api-docs-asset"),
+    path("", api.urls),
+    re_path(r"^(?P<rest>.*)$", unknown_endpoint),
+]
