@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "guanxi.customers",
     "guanxi.sales",
     "guanxi.value",
+    "guanxi.imports",
     "guanxi.web",
     "axes",
 ]
