@@ -7,7 +7,7 @@ change, so the timeline never shows something that did not happen (or misses wha
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -81,6 +81,45 @@ def order_events_bulk(*, orders: Iterable[tuple[int, int, str, dt.datetime, Deci
     CustomerEvent.objects.bulk_create(events, batch_size=batch_size)
 
 
+def order_event_rows(
+    *, orders: Iterable[tuple[int, int, str, dt.datetime, Decimal, str, bool]],
+    actor_id: int | None = None,
+) -> Iterator[tuple[int, str, dt.datetime, int | None, dict[str, Any]]]:
+    """The events of ``order_events_bulk`` as plain rows, for writers that stream them.
+
+    Each row is ``(customer_id, type, occurred_at, actor_id, data)``: the import writes
+    millions of them with COPY (PostgreSQL) or ``executemany`` (SQLite) instead of building
+    model objects, and this keeps what an order event says in this one place.
+    """
+    for cid, oid, ext, placed_at, total, currency, refund in orders:
+        kind = EventType.ORDER_REFUNDED if refund else EventType.ORDER_PLACED
+        yield (cid, kind.value, placed_at, actor_id,
+               {"order_id": oid, "external_id": ext, "total": str(total), "currency": currency})
+
+
+def customers_created_events_bulk(*, customer_ids: Iterable[int], actor: User | None,
+                                  source: str = "", batch_size: int = 5000) -> None:
+    """``customer_created_event`` for many customers at once (imports)."""
+    CustomerEvent.objects.bulk_create(
+        [_event(customer=cid, type=EventType.CREATED, actor=actor, data={"source": source})
+         for cid in customer_ids], batch_size=batch_size)
+
+
+def interactions_logged_events_bulk(
+    *, interactions: Iterable[tuple[int, int, str, str, dt.datetime]], actor: User | None,
+    batch_size: int = 5000,
+) -> None:
+    """``interaction_logged_event`` for many interactions at once (imports).
+
+    Each item is ``(customer_id, interaction_id, channel, subject, occurred_at)``.
+    """
+    CustomerEvent.objects.bulk_create(
+        [_event(customer=cid, type=EventType.INTERACTION_LOGGED, actor=actor,
+                occurred_at=occurred_at,
+                data={"interaction_id": iid, "channel": channel, "subject": subject})
+         for cid, iid, channel, subject, occurred_at in interactions], batch_size=batch_size)
+
+
 def consent_changed_event(*, customer: Customer, actor: User | None, channel: str, purpose: str,
                           granted: bool, source: str) -> None:
     data = {"channel": channel, "purpose": purpose, "granted": granted, "source": source}
@@ -94,3 +133,24 @@ def owner_changed_event(*, customer: Customer, actor: User | None, old_owner: Us
         "new_owner": new_owner.username if new_owner else None,
     }
     _event(customer=customer, type=EventType.OWNER_CHANGED, actor=actor, data=data).save()
+
+
+def score_changed_events_bulk(*, changes: Iterable[tuple[int, str, str, str, str]],
+                              as_of: dt.date, occurred_at: dt.datetime,
+                              batch_size: int = 5000) -> None:
+    """Write score-changed events for many customers at once (the value engine's runs).
+
+    Each item is ``(customer_id, old_stage, new_stage, old_tier, new_tier)``.
+    """
+    batch: list[CustomerEvent] = []
+    for cid, old_stage, new_stage, old_tier, new_tier in changes:
+        batch.append(_event(customer=cid, type=EventType.SCORE_CHANGED, actor=None,
+                            occurred_at=occurred_at,
+                            data={"as_of": as_of.isoformat(),
+                                  "lifecycle_stage": [old_stage, new_stage],
+                                  "value_tier": [old_tier, new_tier]}))
+        if len(batch) >= batch_size:
+            CustomerEvent.objects.bulk_create(batch)
+            batch.clear()
+    if batch:
+        CustomerEvent.objects.bulk_create(batch)

@@ -59,7 +59,7 @@ class CustomerScore(models.Model):
     lifecycle_stage = models.CharField(max_length=16, choices=LifecycleStage.choices)
     x = models.PositiveIntegerField(_("repeat purchases"), null=True)
     t_x = models.FloatField(null=True)
-    T = models.FloatField(null=True)  # noqa: N815 - the literature's name
+    T = models.FloatField(null=True)
     recency_days = models.IntegerField(null=True)
     frequency = models.PositiveIntegerField(_("purchases"), null=True)
     monetary = models.FloatField(_("mean repeat spend"), null=True)

@@ -1,0 +1,213 @@
+"""Reads for the value engine: one aggregate query per table, streamed into numpy arrays.
+
+Never a query per customer: ``purchase_days`` asks the database for the per-customer, per-day sums
+of the purchase orders in one ``GROUP BY``, and ``customer_ids`` reads the id column once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import struct
+from collections.abc import Callable, Iterator
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import numpy.typing as npt
+from django.conf import settings
+from django.db import connection
+
+from guanxi.core import clock
+from guanxi.customers.models import Customer
+from guanxi.sales.models import NOT_A_PURCHASE, Order
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclasses.dataclass
+class PurchaseDays:
+    """One row per customer and purchase day (company time zone), sorted by customer and day."""
+
+    customer: npt.NDArray[np.int64]
+    day: npt.NDArray[np.datetime64]
+    amount: npt.NDArray[np.float64]
+    # Latest purchase instant of that day (seconds since the epoch, UTC): the customer's
+    # ``last_purchase_at`` keeps the time, not just the day.
+    last_epoch: npt.NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return len(self.customer)
+
+    def slice(self, mask: npt.NDArray[np.bool_]) -> PurchaseDays:
+        return PurchaseDays(self.customer[mask], self.day[mask], self.amount[mask],
+                            self.last_epoch[mask])
+
+
+def _table(model: Any) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _fixed_utc_offset_minutes(tz: ZoneInfo, as_of: dt.date) -> int | None:
+    """The zone's UTC offset if it did not change over the last 30 years, else None.
+
+    Asia/Shanghai has been UTC+8 all year since 1991; Europe/Berlin moves twice a year.
+    """
+    offsets = set()
+    for year in range(as_of.year - 30, as_of.year + 1):
+        for month in (1, 4, 7, 10):
+            offset = dt.datetime(year, month, 1, 12, tzinfo=tz).utcoffset()
+            assert offset is not None
+            offsets.add(int(offset.total_seconds() // 60))
+    return offsets.pop() if len(offsets) == 1 else None
+
+
+def _not_purchase_sql() -> tuple[str, list[str]]:
+    statuses = [str(s) for s in NOT_A_PURCHASE]
+    return ", ".join(["%s"] * len(statuses)), statuses
+
+
+def purchase_days(*, as_of: dt.date, chunk_size: int = 50_000,
+                  progress: Progress | None = None) -> PurchaseDays:
+    """Per customer and per day, the sum of purchase-order totals up to the end of ``as_of``.
+
+    Refunded and cancelled orders are not purchases. Days are counted in the company's time zone
+    (``settings.TIME_ZONE``), and that truncation happens in SQL: an order at 23:30 Shanghai time
+    is stored as 15:30 UTC the same day, but one at 00:30 on the 2nd is stored as 16:30 UTC on the
+    1st — truncating the stored UTC value would move it to the wrong day, merge it with the
+    previous day's purchase, and shorten the customer's rhythm.
+    """
+    tz = ZoneInfo(settings.TIME_ZONE)
+    end = clock.start_of_day(as_of + dt.timedelta(days=1))
+    placeholders, statuses = _not_purchase_sql()
+    orders = _table(Order)
+    if connection.vendor == "postgresql":
+        return _purchase_days_postgres(orders, placeholders, statuses, end, tz, progress)
+    offset = _fixed_utc_offset_minutes(tz, as_of)
+    if offset is not None:
+        # SQLite keeps UTC text; shifting by the zone's constant offset gives the local day.
+        day_sql = f"date(placed_at, '{offset:+d} minutes')"
+    else:
+        # A zone with daylight saving time: Django's own function converts each row (slower).
+        day_sql = f"django_datetime_cast_date(placed_at, '{settings.TIME_ZONE}', 'UTC')"
+    sql = (
+        f"SELECT customer_id, julianday({day_sql}) - 2440587.5, SUM(total),"
+        f" CAST(strftime('%%s', MAX(placed_at)) AS INTEGER)"
+        f" FROM {orders} WHERE placed_at < %s AND status NOT IN ({placeholders})"
+        f" GROUP BY customer_id, {day_sql} ORDER BY customer_id, {day_sql}"
+    )
+    params: list[Any] = [connection.ops.adapt_datetimefield_value(end), *statuses]
+    blocks: list[npt.NDArray[np.float64]] = []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        done = 0
+        while rows := cursor.fetchmany(chunk_size):
+            blocks.append(np.asarray(rows, dtype=np.float64))
+            done += len(rows)
+            if progress:
+                progress("read", done, 0)
+    data = np.concatenate(blocks) if blocks else np.empty((0, 4))
+    return PurchaseDays(
+        customer=data[:, 0].astype(np.int64),
+        day=np.round(data[:, 1]).astype(np.int64).astype("datetime64[D]"),
+        amount=data[:, 2].astype(np.float64),
+        last_epoch=data[:, 3].astype(np.int64),
+    )
+
+
+# PostgreSQL's binary COPY: 19-byte header, then per row an int16 field count and, per field,
+# an int32 length and the value in network byte order. Our four fields have fixed widths, so the
+# whole stream is an array of identical records that numpy reads without a Python loop.
+_COPY_HEADER = 19
+_COPY_ROW = np.dtype([
+    ("n", ">i2"),
+    ("l1", ">i4"), ("customer", ">i8"),
+    ("l2", ">i4"), ("day", ">i4"),
+    ("l3", ">i4"), ("amount", ">f8"),
+    ("l4", ">i4"), ("last_epoch", ">i8"),
+])
+_PG_EPOCH = np.datetime64("2000-01-01", "D")
+
+
+def _purchase_days_postgres(orders: str, placeholders: str, statuses: list[str],
+                            end: dt.datetime, tz: ZoneInfo,
+                            progress: Progress | None) -> PurchaseDays:
+    # AT TIME ZONE turns the stored instant into the company's wall-clock time before ::date.
+    day_sql = "(placed_at AT TIME ZONE %s)::date"
+    inner = (
+        f"SELECT customer_id::int8, {day_sql}, SUM(total)::float8,"
+        f" EXTRACT(EPOCH FROM MAX(placed_at))::int8"
+        f" FROM {orders} WHERE placed_at < %s AND status NOT IN ({placeholders})"
+        f" GROUP BY customer_id, 2 ORDER BY customer_id, 2"
+    )
+    chunks: list[bytes] = []
+    size = 0
+    with connection.cursor() as cursor:
+        raw = cursor.cursor  # the psycopg cursor under Django's wrapper
+        query = cursor.mogrify(inner, [str(tz), end, *statuses])
+        if isinstance(query, bytes):
+            query = query.decode()
+        with raw.copy(f"COPY ({query}) TO STDOUT (FORMAT BINARY)") as copy:
+            for block in copy:
+                chunks.append(bytes(block))
+                size += len(block)
+                if progress:
+                    progress("read", size // _COPY_ROW.itemsize, 0)
+    payload = b"".join(chunks)
+    body = payload[_COPY_HEADER:len(payload) - 2]  # the trailer is an int16 -1
+    if len(body) % _COPY_ROW.itemsize:
+        raise RuntimeError("unexpected COPY layout (a NULL in the purchase aggregate?)")
+    rec = np.frombuffer(body, dtype=_COPY_ROW)
+    if len(rec):
+        (flags,) = struct.unpack(">i", payload[11:15])
+        assert flags == 0, "COPY with OIDs is not expected"
+    return PurchaseDays(
+        customer=rec["customer"].astype(np.int64),
+        day=_PG_EPOCH + rec["day"].astype(np.int64).astype("timedelta64[D]"),
+        amount=rec["amount"].astype(np.float64),
+        last_epoch=rec["last_epoch"].astype(np.int64),
+    )
+
+
+def customer_ids(*, chunk_size: int = 100_000) -> npt.NDArray[np.int64]:
+    """Every customer id, in one query (prospects included)."""
+    blocks: list[npt.NDArray[np.int64]] = []
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id FROM {_table(Customer)} ORDER BY id")
+        while rows := cursor.fetchmany(chunk_size):
+            blocks.append(np.asarray(rows, dtype=np.int64).reshape(-1))
+    return np.concatenate(blocks) if blocks else np.empty(0, dtype=np.int64)
+
+
+def iter_partitions(ids: npt.NDArray[np.int64], n: int) -> Iterator[tuple[int, int]]:
+    """Split sorted customer ids into ``n`` contiguous id ranges ``[lo, hi]``."""
+    if not len(ids):
+        return
+    for part in np.array_split(ids, max(1, n)):
+        if len(part):
+            yield int(part[0]), int(part[-1])
+
+
+def latest_run_as_of() -> dt.date | None:
+    from guanxi.value.models import RunStatus, ScoreRun
+
+    run = ScoreRun.objects.filter(status=RunStatus.COMPLETE).order_by("-as_of").first()
+    return run.as_of if run else None
+
+
+def run_summary(run: Any) -> dict[str, Any]:
+    """A JSON-able account of one score run: counts per stage and tier, models, timings."""
+    from django.db.models import Count
+
+    from guanxi.value.models import CustomerScore
+
+    stages = dict(CustomerScore.objects.filter(run=run).values_list("lifecycle_stage")
+                  .annotate(n=Count("id")).order_by("lifecycle_stage"))
+    tiers = dict(CustomerScore.objects.filter(run=run).exclude(value_tier="")
+                 .values_list("value_tier").annotate(n=Count("id")).order_by("value_tier"))
+    return {
+        "run": run.pk, "as_of": run.as_of, "status": run.status, "engine": run.engine,
+        "customers": run.n_customers, "buyers": run.n_buyers, "purchase_days": run.n_purchases,
+        "equity": str(run.equity) if run.equity is not None else None,
+        "stages": stages, "tiers": tiers, "models": run.models_info, "timings": run.timings,
+    }

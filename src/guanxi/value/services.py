@@ -1,0 +1,327 @@
+"""``score_all``: score every customer and keep a dated snapshot (issue #3 §6).
+
+The order of the steps is what makes a failure harmless:
+
+1. a new ``ScoreRun`` is created in status *building* beside any complete run of the same date;
+2. its ``CustomerScore`` rows are bulk-inserted (``COPY`` on PostgreSQL) — outside the swap
+   transaction, so a million rows never hold a long write lock on the snapshot readers use;
+3. one short transaction deletes the old run of that date, marks the new one *complete*, writes
+   ``score_changed`` events and copies the latest values onto the customers with one set-based
+   ``UPDATE ... FROM``.
+
+Anything that fails before 3 commits leaves the previous snapshot and the customers untouched;
+the half-built run is removed and recorded as *failed*.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterator, Sequence
+from decimal import Decimal
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+from django.db import DatabaseError, connection, transaction
+from django.db.models import F
+
+from guanxi.core import clock
+from guanxi.core.errors import ValidationFailed
+from guanxi.customers import events
+from guanxi.customers.models import Customer, LifecycleStage
+from guanxi.value import selectors
+from guanxi.value.conf import ValueSettings, value_settings
+from guanxi.value.errors import ValueErrorCode
+from guanxi.value.models import CustomerScore, RunStatus, ScoreRun
+from guanxi.value.scoring import Scores, finish_scores, fit_models, score_part
+
+Progress = Callable[[str, int, int], None]
+Engine = Literal["local", "dask"]
+
+# Column order of the bulk insert; ``_score_rows`` yields tuples in this order.
+_COLUMNS = (
+    "run_id", "customer_id", "lifecycle_stage", "x", "t_x", "T", "recency_days", "frequency",
+    "monetary", "total_spend", "p_alive", "expected_purchases", "p_purchase", "expected_spend",
+    "clv", "expected_next_purchase", "last_purchase_at", "value_tier", "rfm_r", "rfm_f",
+    "rfm_m", "rfm_segment",
+)
+
+
+def _nullable(values: npt.NDArray[Any], *, digits: int | None = None) -> list[Any]:
+    """A float column as Python values with NaN → None (rounded for money columns)."""
+    arr = np.asarray(values, dtype=np.float64)
+    if digits is not None:
+        arr = np.round(arr, digits)
+    out: list[Any] = arr.tolist()
+    if np.isnan(arr).any():
+        for i in np.flatnonzero(np.isnan(arr)).tolist():
+            out[i] = None
+    return out
+
+
+def _days(values: npt.NDArray[np.datetime64]) -> list[dt.date | None]:
+    return list(np.asarray(values, dtype="datetime64[D]").astype(object).tolist())
+
+
+def _timestamps(epoch: npt.NDArray[np.int64]) -> list[str]:
+    # ISO text in UTC: both SQLite (which stores Django datetimes as UTC text) and PostgreSQL's
+    # COPY read it, and it avoids building a million datetime objects.
+    text = np.datetime_as_string(epoch.astype("datetime64[s]"), unit="s")
+    return [t.replace("T", " ") for t in text.tolist()]
+
+
+def _score_rows(run_id: int, scores: Scores, prospects: npt.NDArray[np.int64],
+                last_epoch: npt.NDArray[np.int64]) -> Iterator[tuple[Any, ...]]:
+    n = len(scores)
+    last = _timestamps(last_epoch)
+    if connection.vendor == "postgresql":
+        last = [t + "+00" for t in last]
+    columns: list[Sequence[Any]] = [
+        [run_id] * n, scores.customer.tolist(), scores.stage.tolist(),
+        scores.x.astype(np.int64).tolist(), _nullable(scores.t_x), _nullable(scores.T),
+        np.asarray(scores.recency_days).astype(np.int64).tolist(),
+        np.asarray(scores.frequency).astype(np.int64).tolist(),
+        _nullable(scores.monetary), _nullable(scores.total_spend, digits=2),
+        _nullable(scores.p_alive), _nullable(scores.expected_purchases),
+        _nullable(scores.p_purchase), _nullable(scores.expected_spend),
+        _nullable(scores.clv, digits=2), _days(scores.next_purchase), last,
+        scores.tier.tolist(), scores.rfm_r.tolist(), scores.rfm_f.tolist(),
+        scores.rfm_m.tolist(), scores.rfm_segment.tolist(),
+    ]
+    yield from zip(*columns, strict=True)
+    empty = (None,) * 15
+    for cid in prospects.tolist():
+        yield (run_id, cid, LifecycleStage.PROSPECT.value, *empty, "", None, None, None, "")
+
+
+def _insert_scores(rows: Iterator[tuple[Any, ...]], total: int, chunk_size: int,
+                   progress: Progress | None) -> None:
+    table = connection.ops.quote_name(CustomerScore._meta.db_table)
+    cols = ", ".join(connection.ops.quote_name(c) for c in _COLUMNS)
+    done = 0
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # COPY is several times faster than INSERT for a million rows.
+            with cursor.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+                    done += 1
+                    if progress and done % chunk_size == 0:
+                        progress("write", done, total)
+        else:
+            sql = f"INSERT INTO {table} ({cols}) VALUES ({', '.join(['%s'] * len(_COLUMNS))})"
+            batch: list[tuple[Any, ...]] = []
+            for row in rows:
+                batch.append(row)
+                if len(batch) >= chunk_size:
+                    # One transaction per batch: autocommit would commit every single row.
+                    with transaction.atomic():
+                        cursor.executemany(sql, batch)
+                    done += len(batch)
+                    batch.clear()
+                    if progress:
+                        progress("write", done, total)
+            if batch:
+                with transaction.atomic():
+                    cursor.executemany(sql, batch)
+                done += len(batch)
+    if progress:
+        progress("write", done, total)
+
+
+def _swap_in(run: ScoreRun, *, cfg: ValueSettings, now: dt.datetime) -> None:
+    """Replace the date's old snapshot by ``run`` and update the customers, atomically."""
+    q = connection.ops.quote_name
+    scores = q(CustomerScore._meta.db_table)
+    customers = q(Customer._meta.db_table)
+    with transaction.atomic():
+        old = list(ScoreRun.objects.select_for_update()
+                   .filter(as_of=run.as_of, status=RunStatus.COMPLETE)
+                   .values_list("pk", flat=True))
+        with connection.cursor() as cursor:
+            for pk in old:
+                # Raw DELETE: the ORM cascade would load a million score objects first.
+                cursor.execute(f"DELETE FROM {scores} WHERE run_id = %s", [pk])
+        ScoreRun.objects.filter(pk__in=old).delete()
+        run.status = RunStatus.COMPLETE
+        run.finished_at = clock.now()
+        run.save()
+        later = ScoreRun.objects.filter(status=RunStatus.COMPLETE, as_of__gt=run.as_of).exists()
+        if later:
+            return  # re-scoring a past date: the customers keep the newer snapshot's values
+        if cfg.events:
+            _write_score_events(run, now=now)
+        if connection.vendor == "postgresql":
+            rfm = "concat(s.rfm_r, s.rfm_f, s.rfm_m)"
+        else:
+            rfm = "coalesce(s.rfm_r || s.rfm_f || s.rfm_m, '')"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {customers} SET lifecycle_stage = s.lifecycle_stage,"
+                f" value_tier = s.value_tier, clv = s.clv, p_alive = s.p_alive,"
+                f" next_purchase_on = s.expected_next_purchase, rfm_segment = s.rfm_segment,"
+                f" rfm_score = {rfm}, scored_at = %s, last_purchase_at = s.last_purchase_at"
+                f" FROM {scores} s WHERE s.run_id = %s AND s.customer_id = {customers}.id",
+                [now, run.pk],
+            )
+
+
+def _write_score_events(run: ScoreRun, *, now: dt.datetime) -> None:
+    """``score_changed`` only where tier or stage moved since the customer's previous score.
+
+    A first score is not a change (it would be a million events on the first run).
+    """
+    changed = (
+        CustomerScore.objects.filter(run=run, customer__scored_at__isnull=False)
+        .exclude(lifecycle_stage=F("customer__lifecycle_stage"),
+                 value_tier=F("customer__value_tier"))
+        .values_list("customer_id", "customer__lifecycle_stage", "lifecycle_stage",
+                     "customer__value_tier", "value_tier")
+    )
+    events.score_changed_events_bulk(changes=changed.iterator(chunk_size=5000),
+                                     as_of=run.as_of, occurred_at=now)
+
+
+def _last_purchase_epoch(customer: npt.NDArray[np.int64],
+                         last_epoch: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Per customer (sorted input) the latest purchase instant."""
+    if not len(customer):
+        return np.empty(0, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, customer[1:] != customer[:-1]])
+    return np.maximum.reduceat(last_epoch, starts)
+
+
+def score_all(
+    *,
+    as_of: dt.date | None = None,
+    engine: Engine = "local",
+    scheduler: str | None = None,
+    progress: Progress | None = None,
+    overrides: dict[str, Any] | None = None,
+    partitions: int | None = None,
+) -> ScoreRun:
+    """Score every customer as of the end of ``as_of`` (default: today) and store the snapshot.
+
+    ``engine="dask"`` computes the summaries and scores on the Dask cluster at ``scheduler``
+    (a ``LocalCluster`` when None); the numbers are the same as the local engine's.
+    """
+    cfg = value_settings(overrides)
+    today = clock.today()
+    as_of = as_of or today
+    if as_of > today:
+        raise ValidationFailed(ValueErrorCode.FUTURE_DATE,
+                               f"Cannot score as of {as_of}: that is in the future.",
+                               field="as_of")
+    if engine not in ("local", "dask"):
+        raise ValidationFailed(ValueErrorCode.INVALID_SETTING,
+                               f"Unknown engine {engine!r}; use local or dask.", field="engine")
+    now = clock.now()
+    run = ScoreRun.objects.create(as_of=as_of, created_at=now, engine=engine,
+                                  settings_used=cfg.as_dict())
+    timings: dict[str, float] = {}
+    try:
+        started = time.perf_counter()
+        ids = selectors.customer_ids()
+        days = selectors.purchase_days(as_of=as_of, chunk_size=cfg.chunk_size,
+                                       progress=progress)
+        timings["read"] = time.perf_counter() - started
+        if not len(days):
+            raise ValidationFailed(ValueErrorCode.NO_PURCHASES,
+                                   f"No purchases up to {as_of}: nothing to learn from.")
+        if engine == "dask":
+            from guanxi.value import dask_engine
+
+            scores, info, phase = dask_engine.score_partitions_dask(
+                dask_engine.split_by_customer(days.customer, days.day, days.amount,
+                                              partitions or 8),
+                cfg=cfg, as_of=as_of, scheduler=scheduler)
+            timings.update(phase)
+        else:
+            scores, info, phase = score_transactions(days.customer, days.day, days.amount,
+                                                     cfg=cfg, as_of=as_of, progress=progress)
+            timings.update(phase)
+        started = time.perf_counter()
+        last_epoch = _last_purchase_epoch(days.customer, days.last_epoch)
+        buyers = np.unique(days.customer)
+        if not np.array_equal(buyers, scores.customer):
+            order = np.argsort(scores.customer)
+            scores = _take(scores, order)
+        prospects = np.setdiff1d(ids, buyers, assume_unique=True)
+        total = len(scores) + len(prospects)
+        _insert_scores(_score_rows(run.pk, scores, prospects, last_epoch), total,
+                       cfg.chunk_size, progress)
+        clv = np.nan_to_num(scores.clv, nan=0.0)
+        run.models_info = info
+        run.n_customers = total
+        run.n_buyers = len(scores)
+        run.n_purchases = len(days)
+        run.equity = Decimal(str(round(float(clv.sum()), 2)))
+        timings["write"] = time.perf_counter() - started
+        started = time.perf_counter()
+        _swap_in(run, cfg=cfg, now=now)
+        timings["swap"] = time.perf_counter() - started
+        ScoreRun.objects.filter(pk=run.pk).update(timings=timings)
+        run.timings = timings
+        if progress:
+            progress("done", total, total)
+        return run
+    except BaseException as exc:
+        _discard(run, exc)
+        raise
+
+
+def _discard(run: ScoreRun, exc: BaseException) -> None:
+    """Remove the half-built run's rows; keep the run itself as a failed record."""
+    if connection.needs_rollback:
+        return  # inside a broken caller's transaction: its rollback removes the run
+    table = connection.ops.quote_name(CustomerScore._meta.db_table)
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {table} WHERE run_id = %s", [run.pk])
+            ScoreRun.objects.filter(pk=run.pk).update(
+                status=RunStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000],
+                finished_at=clock.now())
+    except DatabaseError:
+        pass  # the connection is unusable (e.g. PostgreSQL aborted the transaction)
+
+
+def _take(scores: Scores, order: npt.NDArray[np.intp]) -> Scores:
+    import dataclasses
+
+    return Scores(**{f.name: getattr(scores, f.name)[order] for f in dataclasses.fields(Scores)})
+
+
+def score_transactions(
+    customer: npt.NDArray[np.int64],
+    day: npt.NDArray[np.datetime64],
+    amount: npt.NDArray[np.float64],
+    *,
+    cfg: ValueSettings,
+    as_of: dt.date,
+    progress: Progress | None = None,
+) -> tuple[Scores, dict[str, Any], dict[str, float]]:
+    """The single-process path: summarize, fit once, score everyone."""
+    from guanxi import analytics
+
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    summary = analytics.summarize_transactions(customer, day, amount, calibration_end=as_of,
+                                               time_unit=cfg.time_unit)
+    timings["summarize"] = time.perf_counter() - started
+    if progress:
+        progress("summarize", len(summary.x), len(summary.x))
+    started = time.perf_counter()
+    x = np.asarray(summary.x, dtype=np.float64)
+    fitted = fit_models(x, np.asarray(summary.t_x, dtype=np.float64),
+                        np.asarray(summary.T, dtype=np.float64),
+                        np.asarray(summary.monetary, dtype=np.float64), cfg)
+    timings["fit"] = time.perf_counter() - started
+    if progress:
+        progress("fit", 1, 1)
+    started = time.perf_counter()
+    scores = finish_scores(score_part(summary, fitted, cfg, as_of), cfg, as_of)
+    timings["score"] = time.perf_counter() - started
+    if progress:
+        progress("score", len(scores), len(scores))
+    return scores, fitted.info, timings

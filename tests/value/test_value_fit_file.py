@@ -1,0 +1,76 @@
+"""``guanxi value fit`` on the CDNOW sample reproduces the published estimates (no database)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from guanxi.cli.main import app
+from value_story import cdnow_sample
+
+
+
+
+def _fit(*extra: str) -> dict:  # type: ignore[type-arg]
+    path = cdnow_sample()
+    result = CliRunner().invoke(app, [
+        "value", "fit", str(path), "--format", "cdnow-sample", "--calibration-end", "1997-09-30",
+        "--holdout-end", "1998-06-30", "--time-unit", "week", "--json", *extra,
+    ])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def test_bgnbd_on_the_cdnow_sample_matches_fader_hardie_lee_2005() -> None:
+    report = _fit("--model", "bgnbd,gammagamma")
+    assert report["summary"] == {"customers": 2357, "repeat_buyers": 946,
+                                 "repeat_purchases": 2457,
+                                 "holdout_purchases": report["summary"]["holdout_purchases"]}
+    bgnbd = report["models"]["bgnbd"]
+    p = bgnbd["params"]
+    assert p["r"] == pytest.approx(0.243, abs=0.001)
+    assert p["alpha"] == pytest.approx(4.414, abs=0.01)
+    assert p["a"] == pytest.approx(0.793, abs=0.005)
+    assert p["b"] == pytest.approx(2.426, abs=0.02)
+    assert bgnbd["log_likelihood"] == pytest.approx(-9582.4, abs=0.5)
+    assert set(bgnbd["standard_errors"]) == {"r", "alpha", "a", "b"}
+    # The holdout: actual and predicted repeat purchases in weeks 40–78 are close.
+    holdout = bgnbd["holdout"]
+    assert holdout["predicted"] == pytest.approx(holdout["actual"], rel=0.1)
+    gg = report["models"]["gammagamma"]["params"]
+    assert gg["p"] == pytest.approx(6.25, abs=0.1)
+    assert gg["q"] == pytest.approx(3.74, abs=0.1)
+    assert gg["gamma"] == pytest.approx(15.44, abs=0.5)
+
+
+def test_pareto_nbd_on_the_cdnow_sample() -> None:
+    report = _fit("--model", "paretonbd")
+    p = report["models"]["paretonbd"]["params"]
+    assert p["r"] == pytest.approx(0.553, abs=0.01)
+    assert p["s"] == pytest.approx(0.606, abs=0.02)
+
+
+def test_out_writes_one_row_per_customer_with_predictions(tmp_path: Path) -> None:
+    out = tmp_path / "customers.csv"
+    _fit("--out", str(out))
+    with out.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 2357
+    assert len({r["customer"] for r in rows}) == 2357
+    for r in rows:
+        assert 0.0 <= float(r["p_alive"]) <= 1.0
+        assert r["value_tier"] in {"vip", "key", "major", "ordinary"}
+        assert r["rfm_segment"]
+        assert float(r["clv"]) >= 0
+
+
+def test_an_unknown_model_is_one_clear_sentence() -> None:
+    path = cdnow_sample()
+    result = CliRunner().invoke(app, ["value", "fit", str(path), "--format", "cdnow-sample",
+                                      "--calibration-end", "1997-09-30", "--model", "nbd"])
+    assert result.exit_code != 0
+    assert "Unknown model 'nbd'" in str(result.exception)
