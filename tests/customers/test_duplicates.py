@@ -136,10 +136,10 @@ def test_merged_customers_are_not_proposed_again(admin: User) -> None:
     assert find_duplicates(user=admin) == []
 
 
-@pytest.mark.slow
-def test_twenty_thousand_customers_take_a_few_seconds(admin: User) -> None:
-    # Given 20,000 customers with realistic Chinese names spread over ten cities, some of whom
-    # share a phone or an e-mail with another
+@pytest.fixture
+def twenty_thousand(admin: User) -> None:
+    """20,000 customers with realistic Chinese names in ten cities; 1,000 pairs share a phone
+    and 500 pairs an e-mail. (A fixture, so ``--durations`` shows the search time apart.)"""
     fake = Faker("zh_CN")
     fake.seed_instance(7)
     cities = ["北京", "上海", "广州", "深圳", "杭州", "成都", "武汉", "南京", "西安", "重庆"]
@@ -153,14 +153,16 @@ def test_twenty_thousand_customers_take_a_few_seconds(admin: User) -> None:
         ))
     Customer.objects.bulk_create(rows, batch_size=2000)
 
-    # When the admin looks for duplicates
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("twenty_thousand")
+def test_twenty_thousand_customers_take_a_few_seconds(admin: User) -> None:
+    # When the admin looks for duplicates among 20,000 customers
     started = time.perf_counter()
     pairs = find_duplicates(user=admin, limit=100_000)
     elapsed = time.perf_counter() - started
 
     # Then the 1,000 shared phones and 500 shared e-mails are all among the answers, in seconds
-    by_reason = {r for p in pairs for r in p.reasons}
-    assert {"same phone", "same e-mail"} <= by_reason
     assert sum("same phone" in p.reasons for p in pairs) == 1_000
     assert sum("same e-mail" in p.reasons for p in pairs) == 500
     assert elapsed < 10, f"find_duplicates took {elapsed:.1f}s for 20,000 customers"

@@ -9,3 +9,5 @@ class CustomerErrorCode(StrEnum):
     MERGE_INTO_ITSELF = "merge_into_itself"
     ALREADY_MERGED = "already_merged"
     READ_ONLY = "read_only"
+    MERGE_KIND_MISMATCH = "merge_kind_mismatch"
+    MERGE_CONFLICT = "merge_conflict"
