@@ -206,3 +206,4 @@ def consent_set(
         events.consent_changed_event(customer=customer, actor=actor, channel=str(channel),
                                      purpose=str(purpose), granted=granted, source=source)
     return consent
+from guanxi.customers.merge import customer_merge as customer_merge  # noqa: E402  (re-export)
