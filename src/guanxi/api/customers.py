@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import prefetch_related_objects
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from guanxi.accounts.models import Role, User
@@ -156,7 +156,7 @@ def get_customer(request: HttpRequest, customer_id: int) -> dict[str, Any]:
 
 @router.post("/customers", response={201: CustomerOut, **ERRORS})
 def create_customer(request: HttpRequest,
-                    payload: CustomerCreateIn) -> tuple[int, dict[str, Any]]:
+                    payload: CustomerCreateIn) -> Status[dict[str, Any]]:
     user = user_of(request)
     if not _may_create_customers(user):
         raise PermissionDenied(CustomerErrorCode.READ_ONLY, "Your role may not add customers.")
@@ -166,7 +166,7 @@ def create_customer(request: HttpRequest,
         fields["owner_id"] = user.pk
     fields = _resolve_links(user, fields)
     customer = services.customer_create(actor=user, **fields)
-    return 201, render_customer(customer, contact_details=can_see_contact_details(user))
+    return Status(201, render_customer(customer, contact_details=can_see_contact_details(user)))
 
 
 @router.patch("/customers/{customer_id}", response={200: CustomerOut, **ERRORS})

@@ -6,6 +6,8 @@
     ninja AuthorizationError    403 ``permission_denied``
     Http404 / unknown URL  404  ``not_found``
     Throttled              429  ``throttled``
+    unparsable body        400  ``bad_request``
+    wrong HTTP method      405  ``method_not_allowed``
     other HttpError             ``http_error``
 
 A program branches on ``code`` (stable, never translated); a person reads ``message``.
@@ -13,10 +15,19 @@ A program branches on ``code`` (stable, never translated); a person reads ``mess
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
+from functools import wraps
 from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseNotAllowed,
+    JsonResponse,
+)
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, Throttled
 from ninja.errors import ValidationError as NinjaValidationError
@@ -30,6 +41,8 @@ class ApiErrorCode(StrEnum):
     PERMISSION_DENIED = "permission_denied"
     NOT_FOUND = "not_found"
     THROTTLED = "throttled"
+    BAD_REQUEST = "bad_request"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
     HTTP_ERROR = "http_error"
 
 
@@ -71,6 +84,10 @@ def _http_error(request: HttpRequest, exc: HttpError, api: NinjaAPI) -> HttpResp
         body = error_body(ApiErrorCode.PERMISSION_DENIED, "You may not do this.")
     elif isinstance(exc, Throttled):
         body = error_body(ApiErrorCode.THROTTLED, "Too many requests; try again later.")
+    elif exc.status_code == 400:
+        # ninja's only 400 is a body it cannot parse (broken JSON, a bad multipart form).
+        body = error_body(ApiErrorCode.BAD_REQUEST,
+                          f"{exc.message or 'Bad request'}: send a JSON object.")
     elif exc.status_code == 404:
         body = error_body(ApiErrorCode.NOT_FOUND, exc.message or "Not found.")
     else:
@@ -110,3 +127,23 @@ def unknown_endpoint(request: HttpRequest, rest: str = "") -> JsonResponse:
     """A URL under /api/v1/ that names no endpoint: JSON, like every other API answer."""
     body = error_body(ApiErrorCode.NOT_FOUND, f"No API endpoint at {request.path}.")
     return JsonResponse(body, status=404)
+
+
+def json_method_not_allowed(
+    view: Callable[..., HttpResponseBase],
+) -> Callable[..., HttpResponseBase]:
+    """Wrap a ninja path view so a wrong method answers in our JSON shape, not plain text."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        response = view(request, *args, **kwargs)
+        if isinstance(response, HttpResponseNotAllowed):
+            allowed = response["Allow"]
+            body = error_body(ApiErrorCode.METHOD_NOT_ALLOWED,
+                              f"{request.method} is not allowed here; use {allowed}.")
+            json_response = JsonResponse(body, status=405)
+            json_response["Allow"] = allowed
+            return json_response
+        return response
+
+    return wrapper

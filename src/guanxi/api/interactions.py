@@ -6,7 +6,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Query, Router
+from ninja import Query, Router, Status
 
 from guanxi.api.customers import ERRORS, user_of
 from guanxi.api.notes import PageParams
@@ -31,7 +31,7 @@ def list_interactions(request: HttpRequest, customer_id: int,
 
 @router.post("/customers/{customer_id}/interactions", response={201: InteractionOut, **ERRORS})
 def log_interaction(request: HttpRequest, customer_id: int,
-                    payload: InteractionIn) -> tuple[int, Interaction]:
+                    payload: InteractionIn) -> Status[Interaction]:
     user = user_of(request)
     customer = access_customer(user=user, customer_id=customer_id, write=True)
     occurred_at = payload.occurred_at
@@ -42,4 +42,4 @@ def log_interaction(request: HttpRequest, customer_id: int,
                                   direction=payload.direction, subject=payload.subject,
                                   outcome=payload.outcome, occurred_at=occurred_at,
                                   external_id=payload.external_id)
-    return 201, interaction
+    return Status(201, interaction)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from guanxi.api.customers import ERRORS, user_of
@@ -34,9 +34,9 @@ def list_notes(request: HttpRequest, customer_id: int,
 
 @router.post("/customers/{customer_id}/notes", response={201: NoteOut, **ERRORS})
 def add_note(request: HttpRequest, customer_id: int,
-             payload: NoteIn) -> tuple[int, MemoryNote]:
+             payload: NoteIn) -> Status[MemoryNote]:
     user = user_of(request)
     customer = access_customer(user=user, customer_id=customer_id, write=True)
     note = note_add(actor=user, customer=customer, text=payload.text,
                     category=payload.category, pinned=payload.pinned)
-    return 201, note
+    return Status(201, note)

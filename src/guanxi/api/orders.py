@@ -6,7 +6,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from guanxi.api.customers import ERRORS, user_of
@@ -41,7 +41,7 @@ def get_order(request: HttpRequest, order_id: int) -> Order:
 
 
 @router.post("/orders", response={201: OrderOut, **ERRORS})
-def create_order(request: HttpRequest, payload: OrderIn) -> tuple[int, Order]:
+def create_order(request: HttpRequest, payload: OrderIn) -> Status[Order]:
     user = user_of(request)
     customer = access_customer(user=user, customer_id=payload.customer_id, write=True)
     placed_at = payload.placed_at
@@ -52,4 +52,4 @@ def create_order(request: HttpRequest, payload: OrderIn) -> tuple[int, Order]:
                          total=payload.total, currency=payload.currency,
                          external_id=payload.external_id, channel=payload.channel,
                          status=payload.status)
-    return 201, order
+    return Status(201, order)

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from ninja import Schema
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from guanxi.customers.models import (
     Channel,
@@ -74,7 +74,13 @@ class CustomerPageOut(Schema):
     next: int | None
 
 
-class _CustomerFields(Schema):
+class _Input(Schema):
+    # A field we do not know is an error, not silently dropped: a client that sends
+    # "lifecycle_stage" (computed, read-only) or misspells "emial" must hear about it.
+    model_config = ConfigDict(extra="forbid")
+
+
+class _CustomerFields(_Input):
     kind: Kind | None = None
     phone: str | None = Field(None, max_length=64)
     email: str | None = Field(None, max_length=254)
@@ -107,7 +113,7 @@ class CustomerUpdateIn(_CustomerFields):
     name: str | None = Field(None, min_length=1, max_length=200)
 
 
-class MergeIn(Schema):
+class MergeIn(_Input):
     merged_id: int
 
 
@@ -129,7 +135,7 @@ class NotePageOut(Schema):
     next: int | None
 
 
-class NoteIn(Schema):
+class NoteIn(_Input):
     text: str = Field(..., min_length=1, max_length=10000)
     category: NoteCategory = NoteCategory.OTHER
     pinned: bool = False
@@ -152,7 +158,7 @@ class InteractionPageOut(Schema):
     next: int | None
 
 
-class InteractionIn(Schema):
+class InteractionIn(_Input):
     channel: Channel
     direction: Direction = Direction.OUTBOUND
     subject: str = Field("", max_length=200)
@@ -180,7 +186,7 @@ class OrderPageOut(Schema):
     next: int | None
 
 
-class OrderIn(Schema):
+class OrderIn(_Input):
     customer_id: int
     placed_at: dt.datetime
     total: Decimal = Field(..., max_digits=14, decimal_places=2)
@@ -206,5 +212,5 @@ class TokenCreatedOut(TokenOut):
     token: str = Field(..., description="The raw token. Shown this once; only its hash is kept.")
 
 
-class TokenIn(Schema):
+class TokenIn(_Input):
     name: str = Field(..., min_length=1, max_length=100)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Status
 
 from guanxi.accounts.models import ApiToken
 from guanxi.accounts.services import api_token_create, api_token_revoke
@@ -25,11 +25,11 @@ def list_tokens(request: HttpRequest) -> list[ApiToken]:
 
 
 @router.post("/tokens", response={201: TokenCreatedOut, **ERRORS})
-def create_token(request: HttpRequest, payload: TokenIn) -> tuple[int, dict[str, Any]]:
+def create_token(request: HttpRequest, payload: TokenIn) -> Status[dict[str, Any]]:
     token, raw = api_token_create(user=user_of(request), name=payload.name.strip())
-    return 201, {"id": token.pk, "name": token.name, "prefix": token.prefix,
-                 "created_at": token.created_at, "last_used_at": token.last_used_at,
-                 "revoked_at": token.revoked_at, "token": raw}
+    return Status(201, {"id": token.pk, "name": token.name, "prefix": token.prefix,
+                        "created_at": token.created_at, "last_used_at": token.last_used_at,
+                        "revoked_at": token.revoked_at, "token": raw})
 
 
 @router.delete("/tokens/{token_id}", response={200: TokenOut, **ERRORS})

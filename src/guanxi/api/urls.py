@@ -1,12 +1,12 @@
 """The REST API under ``/api/v1/``: one router per domain, one error shape, local docs."""
 
-from django.urls import path, re_path
+from django.urls import URLPattern, path, re_path
 from ninja import NinjaAPI
 
 from guanxi.api import customers, interactions, notes, orders, tokens
 from guanxi.api.auth import AUTH
 from guanxi.api.docs import LocalSwagger, docs_asset
-from guanxi.api.errors import install_error_handlers, unknown_endpoint
+from guanxi.api.errors import install_error_handlers, json_method_not_allowed, unknown_endpoint
 
 api = NinjaAPI(
     title="guanxi API",
@@ -29,8 +29,17 @@ api.add_router("/", interactions.router)
 api.add_router("/", orders.router)
 api.add_router("/", tokens.router)
 
+
+def _api_patterns() -> list[URLPattern]:
+    patterns, _app_name, _namespace = api.urls
+    for pattern in patterns:
+        if isinstance(pattern, URLPattern):
+            pattern.callback = json_method_not_allowed(pattern.callback)
+    return patterns  # type: ignore[return-value]  # all URLPattern: ninja does not nest
+
+
 urlpatterns = [
     path("docs/assets/<str:name>", docs_asset, name="api-docs-asset"),
-    path("", api.urls),
+    path("", (_api_patterns(), "api-v1", "api-v1")),
     re_path(r"^(?P<rest>.*)$", unknown_endpoint),
 ]
