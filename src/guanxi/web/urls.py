@@ -4,7 +4,16 @@ from django.urls import path
 from guanxi.web import views
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(template_name="web/login.html"), name="login"),
+    path("login/", auth_views.LoginView.as_view(template_name="web/login.html",
+                                                redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.home, name="home"),
+    path("customers/", views.customer_list, name="customer_list"),
+    path("customers/bulk/", views.customer_bulk, name="customer_bulk"),
+    path("customers/<int:customer_id>/", views.customer_detail, name="customer_detail"),
+    path("customers/<int:customer_id>/timeline/", views.customer_timeline,
+         name="customer_timeline"),
+    path("customers/<int:customer_id>/notes/", views.note_add, name="customer_note_add"),
+    path("customers/<int:customer_id>/interactions/", views.interaction_add,
+         name="customer_interaction_add"),
 ]

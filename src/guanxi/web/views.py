@@ -1,8 +1,302 @@
+"""Pages: parse the request, one access check, one service call, render.
+
+Access is decided by ``guanxi.customers.selectors`` alone: a customer the user may not see is a
+404 (a rep must not learn another rep's customer exists), one they may see but not change is a
+403.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable, Iterable
+from functools import wraps
+from typing import Any, TypeVar
+
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.db import transaction
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseForbidden,
+    HttpResponseRedirect,
+)
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from guanxi.accounts.models import User
+from guanxi.core import errors
+from guanxi.customers import services
+from guanxi.customers.models import Customer
+from guanxi.customers.selectors import (
+    access_customer,
+    can_change_customer,
+    can_see_contact_details,
+    customers_visible,
+)
+from guanxi.web import selectors
+from guanxi.web.forms import BulkForm, InteractionForm, ListFilterForm, NoteForm
+
+F = TypeVar("F", bound=Callable[..., HttpResponse])
+
+
+def _user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User), "login_required runs first"
+    return user
+
+
+def guanxi_errors(view: F) -> F:
+    """Turn the domain's errors into HTTP answers: NotFound → 404, PermissionDenied → 403."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except errors.NotFound as exc:
+            raise Http404(exc.message) from None
+        except errors.PermissionDenied as exc:
+            return HttpResponseForbidden(exc.message)
+
+    return wrapper  # type: ignore[return-value]  # same signature as ``view``
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    return bool(getattr(request, "htmx", False))
 
 
 @login_required
+@require_GET
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "web/home.html")
+
+
+# ---------------------------------------------------------------------------------------------
+# Customer list
+# ---------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def customer_list(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    form = ListFilterForm(request.GET or None, owners=selectors.owner_choices(user=user))
+    form.is_valid()
+    filters = form.filters()
+    page = selectors.customer_page(user=user, filters=filters,
+                                   cursor=request.GET.get("cursor") or None)
+    query = request.GET.copy()
+    query.pop("cursor", None)
+    context = {
+        "form": form,
+        "page": page,
+        "query": query.urlencode(),
+        "first_page": not request.GET.get("cursor"),
+        "show_contact": can_see_contact_details(user),
+        "bulk_owners": selectors.assignable_owners(user=user),
+    }
+    template = "web/customers/_results.html" if _is_htmx(request) else "web/customers/list.html"
+    return render(request, template, context)
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_E164 = re.compile(r"^\+\d{6,15}$")
+
+
+def _cell(value: Any) -> Any:
+    """A cell value safe to open in a spreadsheet: text starting like a formula is quoted."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _E164.match(value):
+        return "'" + value
+    return value
+
+
+def _export_rows(user: User, customers: Iterable[Customer]) -> tuple[list[str], list[list[Any]]]:
+    contact = can_see_contact_details(user)
+    header = [_("id"), _("name")]
+    if contact:
+        header += [_("phone"), _("e-mail")]
+    header += [_("city"), _("owner"), _("lifecycle stage"), _("value tier"), _("RFM segment"),
+               _("lifetime value"), _("last purchase")]
+    rows: list[list[Any]] = []
+    for c in customers:
+        row: list[Any] = [c.pk, c.name]
+        if contact:
+            row += [c.phone, c.email]
+        last = (timezone.localtime(c.last_purchase_at).date().isoformat()
+                if c.last_purchase_at else "")
+        row += [c.city, c.owner.username if c.owner else "", c.get_lifecycle_stage_display(),
+                c.get_value_tier_display(), c.rfm_segment,
+                "" if c.clv is None else str(c.clv), last]
+        rows.append([_cell(v) for v in row])
+    return [str(h) for h in header], rows
+
+
+def _export(user: User, customers: list[Customer], fmt: str) -> HttpResponse:
+    header, rows = _export_rows(user, customers)
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(header)
+        writer.writerows(rows)
+        # The BOM makes Excel read the UTF-8 Chinese names correctly.
+        response = HttpResponse("\ufeff" + buf.getvalue(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="customers-{stamp}.csv"'
+        return response
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("customers")
+    sheet.append(header)
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    response = HttpResponse(
+        out.getvalue(),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+    response["Content-Disposition"] = f'attachment; filename="customers-{stamp}.xlsx"'
+    return response
+
+
+@login_required
+@require_POST
+def customer_bulk(request: HttpRequest) -> HttpResponse:
+    """Assign an owner to, or export, the selected customers — only those the user may see."""
+    user = _user(request)
+    owners = selectors.assignable_owners(user=user)
+    form = BulkForm(request.POST, owners=owners)
+    if not form.is_valid():
+        return render(request, "web/customers/bulk_errors.html", {"form": form}, status=422)
+    ids: list[int] = form.cleaned_data["ids"]
+    customers = list(customers_visible(user=user).filter(pk__in=ids)
+                     .select_related("owner").order_by("name", "pk"))
+    if len(customers) != len(ids):
+        # One of the ids is someone else's customer (or gone): refuse the whole request.
+        raise Http404(_("Some of the selected customers do not exist."))
+    action = form.cleaned_data["action"]
+    if action in ("export_csv", "export_xlsx"):
+        return _export(user, customers, "csv" if action == "export_csv" else "xlsx")
+    if not owners.exists() or not all(can_change_customer(user, c) for c in customers):
+        return HttpResponseForbidden(_("You may not reassign these customers."))
+    new_owner: User = form.cleaned_data["owner"]
+    # All or nothing: half a team reassigned is worse than none.
+    with transaction.atomic():
+        for customer in customers:
+            services.customer_assign_owner(actor=user, customer=customer, owner=new_owner)
+    url = reverse("customer_list") + "?" + request.POST.get("query", "")
+    if _is_htmx(request):
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return HttpResponseRedirect(url)
+
+
+# ---------------------------------------------------------------------------------------------
+# Customer 360
+# ---------------------------------------------------------------------------------------------
+
+
+def _detail_context(user: User, customer: Customer, **extra: Any) -> dict[str, Any]:
+    can_change = can_change_customer(user, customer)
+    return {
+        "view": selectors.customer_360(user=user, customer=customer),
+        "customer": customer,
+        "can_change": can_change,
+        "show_contact": can_see_contact_details(user),
+        "timeline": selectors.timeline_page(customer=customer),
+        "note_form": extra.pop("note_form", NoteForm()),
+        "interaction_form": extra.pop("interaction_form", InteractionForm()),
+        **extra,
+    }
+
+
+@login_required
+@require_GET
+@guanxi_errors
+def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
+    user = _user(request)
+    customer = access_customer(user=user, customer_id=customer_id)
+    if customer.merged_into_id and customer.merged_into_id != customer.pk:
+        # A merged customer's page forwards to the survivor (if the user may see it).
+        return HttpResponseRedirect(reverse("customer_detail", args=[customer.merged_into_id]))
+    return render(request, "web/customers/detail.html", _detail_context(user, customer))
+
+
+@login_required
+@require_GET
+@guanxi_errors
+def customer_timeline(request: HttpRequest, customer_id: int) -> HttpResponse:
+    customer = access_customer(user=_user(request), customer_id=customer_id)
+    page = selectors.timeline_page(customer=customer, cursor=request.GET.get("cursor") or None)
+    return render(request, "web/customers/_timeline_items.html",
+                  {"customer": customer, "timeline": page})
+
+
+@login_required
+@require_http_methods(["POST"])
+@guanxi_errors
+def note_add(request: HttpRequest, customer_id: int) -> HttpResponse:
+    user = _user(request)
+    customer = access_customer(user=user, customer_id=customer_id, write=True)
+    form = NoteForm(request.POST)
+    if form.is_valid():
+        try:
+            services.note_add(actor=user, customer=customer, text=form.cleaned_data["text"],
+                              category=form.cleaned_data["category"],
+                              pinned=form.cleaned_data["pinned"])
+        except errors.ValidationFailed as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+    ok = not form.errors
+    if _is_htmx(request):
+        response = render(request, "web/customers/_notes.html", {
+            "customer": customer, "can_change": True,
+            "view": selectors.customer_360(user=user, customer=customer),
+            "note_form": NoteForm() if ok else form,
+        })
+        if ok:
+            response["HX-Trigger"] = "timeline-changed"
+        return response
+    if ok:
+        return HttpResponseRedirect(reverse("customer_detail", args=[customer.pk]))
+    return render(request, "web/customers/detail.html",
+                  _detail_context(user, customer, note_form=form), status=422)
+
+
+@login_required
+@require_http_methods(["POST"])
+@guanxi_errors
+def interaction_add(request: HttpRequest, customer_id: int) -> HttpResponse:
+    user = _user(request)
+    customer = access_customer(user=user, customer_id=customer_id, write=True)
+    form = InteractionForm(request.POST)
+    if form.is_valid():
+        try:
+            services.interaction_log(actor=user, customer=customer,
+                                     channel=form.cleaned_data["channel"],
+                                     direction=form.cleaned_data["direction"],
+                                     subject=form.cleaned_data["subject"],
+                                     outcome=form.cleaned_data["outcome"])
+        except errors.ValidationFailed as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+    ok = not form.errors
+    if _is_htmx(request):
+        response = render(request, "web/customers/_interaction_form.html", {
+            "customer": customer, "interaction_form": InteractionForm() if ok else form,
+            "logged": ok,
+        })
+        if ok:
+            response["HX-Trigger"] = "timeline-changed"
+        return response
+    if ok:
+        return HttpResponseRedirect(reverse("customer_detail", args=[customer.pk]))
+    return render(request, "web/customers/detail.html",
+                  _detail_context(user, customer, interaction_form=form), status=422)

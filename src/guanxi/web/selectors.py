@@ -1,0 +1,343 @@
+"""Page-specific reads for the web app, built on the access rules in ``customers.selectors``.
+
+Nothing here decides who may see what: every query starts from ``customers_visible`` or from a
+customer already fetched through ``access_customer``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+from django.core import signing
+from django.db.models import F, Q, QuerySet
+
+from guanxi.accounts.models import Role, User
+from guanxi.core import clock
+from guanxi.customers.models import (
+    Consent,
+    ConsentChannel,
+    ConsentPurpose,
+    Customer,
+    CustomerEvent,
+    EventType,
+    ImportantDate,
+    MemoryNote,
+)
+from guanxi.customers.selectors import customer_list, customers_visible
+
+PAGE_SIZE = 50
+TIMELINE_PAGE_SIZE = 30
+# Counting stops here: a COUNT(*) over a million rows on every page is what we avoid.
+COUNT_CAP = 1000
+
+SortKey = Literal["name", "-clv", "-last_purchase_at", "-id"]
+SORTS: tuple[SortKey, ...] = ("name", "-clv", "-last_purchase_at", "-id")
+_CURSOR_SALT = "guanxi.web.customer-list"
+
+
+# ---------------------------------------------------------------------------------------------
+# Customer list: filters, sort and keyset pagination
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListFilters:
+    search: str = ""
+    owner_id: int | None = None
+    lifecycle_stage: str = ""
+    value_tier: str = ""
+    segment: str = ""
+    city: str = ""
+    tag: str = ""
+    purchased_since: dt.date | None = None
+    purchased_before: dt.date | None = None
+    sort: SortKey = "name"
+
+
+@dataclass(frozen=True)
+class CustomerPage:
+    items: list[Customer]
+    next_cursor: str | None
+    # ``count`` is exact when below ``COUNT_CAP``; ``count_capped`` says "at least that many".
+    count: int
+    count_capped: bool
+
+
+def customers_filtered(*, user: User, filters: ListFilters) -> QuerySet[Customer]:
+    """The customers ``user`` may see that match ``filters`` (unordered)."""
+    qs = customer_list(
+        user=user,
+        search=filters.search or None,
+        owner_id=filters.owner_id,
+        lifecycle_stage=filters.lifecycle_stage or None,
+        value_tier=filters.value_tier or None,
+        city=filters.city or None,
+        tag=filters.tag or None,
+    )
+    if filters.segment:
+        qs = qs.filter(rfm_segment=filters.segment)
+    if filters.purchased_since:
+        qs = qs.filter(last_purchase_at__gte=clock.start_of_day(filters.purchased_since))
+    if filters.purchased_before:
+        qs = qs.filter(last_purchase_at__lt=clock.start_of_day(filters.purchased_before))
+    return qs
+
+
+def _order(qs: QuerySet[Customer], sort: SortKey) -> QuerySet[Customer]:
+    if sort == "name":
+        return qs.order_by("name", "pk")
+    if sort == "-id":
+        return qs.order_by("-pk")
+    # CLV and last purchase may be empty: those customers come last, in a stable order.
+    name = sort.removeprefix("-")
+    return qs.order_by(F(name).desc(nulls_last=True), "-pk")
+
+
+def _cursor_value(customer: Customer, sort: SortKey) -> str | None:
+    if sort == "name":
+        return customer.name
+    if sort == "-clv":
+        return None if customer.clv is None else str(customer.clv)
+    if sort == "-last_purchase_at":
+        return None if customer.last_purchase_at is None else customer.last_purchase_at.isoformat()
+    return None
+
+
+def _parse_value(raw: str, sort: SortKey) -> Any:
+    if sort == "-clv":
+        return Decimal(raw)
+    if sort == "-last_purchase_at":
+        return dt.datetime.fromisoformat(raw)
+    return raw
+
+
+def _after(qs: QuerySet[Customer], sort: SortKey, cursor: str) -> QuerySet[Customer]:
+    """Keep the rows after the cursor's (value, pk) in the page order.
+
+    The cursor is signed: a forged one is ignored (first page) instead of becoming a query.
+    """
+    try:
+        data = signing.loads(cursor, salt=_CURSOR_SALT)
+        pk = int(data["pk"])
+        raw = data.get("v")
+        value = None if raw is None else _parse_value(str(raw), sort)
+    except (signing.BadSignature, KeyError, TypeError, ValueError, InvalidOperation):
+        return qs
+    if sort == "-id":
+        return qs.filter(pk__lt=pk)
+    if sort == "name":
+        return qs.filter(Q(name__gt=value) | Q(name=value, pk__gt=pk))
+    name = sort.removeprefix("-")
+    if value is None:
+        # Already among the trailing empties: only smaller ids of empties remain.
+        return qs.filter(**{f"{name}__isnull": True, "pk__lt": pk})
+    return qs.filter(
+        Q(**{f"{name}__lt": value})
+        | Q(**{name: value, "pk__lt": pk})
+        | Q(**{f"{name}__isnull": True})
+    )
+
+
+def customer_page(
+    *, user: User, filters: ListFilters, cursor: str | None = None, limit: int = PAGE_SIZE
+) -> CustomerPage:
+    """One page of the customer list, in keyset order; never counts the whole table."""
+    qs = customers_filtered(user=user, filters=filters)
+    counted = qs.order_by()[: COUNT_CAP + 1].count()
+    ordered = _order(qs, filters.sort)
+    if cursor:
+        ordered = _after(ordered, filters.sort, cursor)
+    rows = list(ordered.select_related("owner")[: limit + 1])
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = signing.dumps({"v": _cursor_value(last, filters.sort), "pk": last.pk},
+                                    salt=_CURSOR_SALT, compress=True)
+    return CustomerPage(items=rows[:limit], next_cursor=next_cursor,
+                        count=min(counted, COUNT_CAP), count_capped=counted > COUNT_CAP)
+
+
+def assignable_owners(*, user: User) -> QuerySet[User]:
+    """Whom ``user`` may make the owner of customers: a manager their team, an admin anyone."""
+    qs = User.objects.filter(is_active=True).order_by("username")
+    if user.is_admin_role:
+        return qs.filter(role__in=[Role.ADMIN, Role.MANAGER, Role.REP])
+    if user.role == Role.MANAGER:
+        return qs.filter(Q(pk=user.pk) | Q(manager=user))
+    return qs.none()
+
+
+def owner_choices(*, user: User) -> QuerySet[User]:
+    """Owners offered in the list filter: the people whose customers ``user`` can see."""
+    qs = User.objects.filter(is_active=True).order_by("username")
+    if user.is_admin_role or user.role in (Role.ANALYST, Role.AGENT):
+        return qs.filter(role__in=[Role.ADMIN, Role.MANAGER, Role.REP])
+    if user.role == Role.MANAGER:
+        return qs.filter(Q(pk=user.pk) | Q(manager=user))
+    return qs.filter(pk=user.pk)
+
+
+# ---------------------------------------------------------------------------------------------
+# Customer 360
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DateDue:
+    date: ImportantDate
+    next_on: dt.date | None
+    days_left: int | None
+
+
+@dataclass(frozen=True)
+class ConsentRow:
+    channel: str
+    label: str
+    states: list[bool | None]
+
+
+@dataclass
+class Customer360:
+    customer: Customer
+    pinned_notes: list[MemoryNote]
+    other_notes: list[MemoryNote]
+    dates: list[DateDue]
+    next_date: DateDue | None
+    consent_purposes: list[str]
+    consent_rows: list[ConsentRow]
+    organization: Customer | None
+    contacts: list[Customer]
+    referred_by: Customer | None
+    referrals: list[Customer]
+    tags: list[str]
+    score_trend: dict[str, Any] | None = None
+
+
+def next_occurrence(date: ImportantDate, *, today: dt.date) -> dt.date | None:
+    """The next day ``date`` falls on, from ``today`` on; None when it cannot be computed.
+
+    Lunar dates need a lunar calendar to find their Gregorian day, which we do not have yet.
+    A yearly 29 February falls on 28 February in common years.
+    """
+    if date.is_lunar:
+        return None
+    if not date.yearly:
+        return date.date if date.date >= today else None
+    for year in (today.year, today.year + 1):
+        try:
+            candidate = date.date.replace(year=year)
+        except ValueError:
+            candidate = dt.date(year, 2, 28)
+        if candidate >= today:
+            return candidate
+    return None  # pragma: no cover - the next year always qualifies
+
+
+def _visible_related(user: User, ids: list[int]) -> list[Customer]:
+    if not ids:
+        return []
+    return list(customers_visible(user=user).filter(pk__in=ids).order_by("name"))
+
+
+def customer_360(*, user: User, customer: Customer) -> Customer360:
+    """Everything the 360 page shows about ``customer`` (already access-checked for ``user``).
+
+    Related people the user may not see (another rep's customer who referred this one) are left
+    out rather than named.
+    """
+    today = clock.today()
+    notes = list(MemoryNote.objects.filter(customer=customer).select_related("author")
+                 .order_by("-pinned", "-created_at", "-pk")[:100])
+    dates = [
+        DateDue(date=d, next_on=(n := next_occurrence(d, today=today)),
+                days_left=None if n is None else (n - today).days)
+        for d in ImportantDate.objects.filter(customer=customer).order_by("date")
+    ]
+    upcoming = sorted((d for d in dates if d.days_left is not None),
+                      key=lambda d: d.days_left or 0)
+    consents = {(c.channel, c.purpose): c.granted
+                for c in Consent.objects.filter(customer=customer)}
+    purposes = list(ConsentPurpose.values)
+    consent_rows = [
+        ConsentRow(channel=str(value), label=str(label),
+                   states=[consents.get((str(value), p)) for p in purposes])
+        for value, label in ConsentChannel.choices
+    ]
+    org = (_visible_related(user, [customer.organization_id])
+           if customer.organization_id else [])
+    ref = (_visible_related(user, [customer.referred_by_id])
+           if customer.referred_by_id else [])
+    contacts = list(customers_visible(user=user).filter(organization=customer)
+                    .order_by("name")[:50])
+    referrals = list(customers_visible(user=user).filter(referred_by=customer)
+                     .order_by("name")[:50])
+    last_score = (CustomerEvent.objects.filter(customer=customer, type=EventType.SCORE_CHANGED)
+                  .order_by("-occurred_at", "-pk").first())
+    return Customer360(
+        customer=customer,
+        pinned_notes=[n for n in notes if n.pinned],
+        other_notes=[n for n in notes if not n.pinned],
+        dates=dates,
+        next_date=upcoming[0] if upcoming else None,
+        consent_purposes=purposes,
+        consent_rows=consent_rows,
+        organization=org[0] if org else None,
+        contacts=contacts,
+        referred_by=ref[0] if ref else None,
+        referrals=referrals,
+        tags=list(customer.tags.values_list("name", flat=True)),
+        score_trend=score_trend(last_score),
+    )
+
+
+def score_trend(event: CustomerEvent | None) -> dict[str, Any] | None:
+    """The change in CLV recorded by the latest score event, when the value engine wrote one.
+
+    The value engine writes ``{"old": {...}, "new": {...}}`` with ``clv`` among the keys; any
+    other shape is shown as "no trend yet" rather than guessed at.
+    """
+    if event is None:
+        return None
+    data = event.data if isinstance(event.data, dict) else {}
+    old, new = data.get("old"), data.get("new")
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return None
+    try:
+        before = Decimal(str(old["clv"]))
+        after = Decimal(str(new["clv"]))
+    except (KeyError, InvalidOperation, TypeError):
+        return None
+    delta = after - before
+    return {"since": event.occurred_at, "before": before, "after": after, "delta": delta,
+            "direction": "up" if delta > 0 else "down" if delta < 0 else "flat"}
+
+
+@dataclass(frozen=True)
+class TimelinePage:
+    events: list[CustomerEvent]
+    next_cursor: str | None
+
+
+def timeline_page(*, customer: Customer, cursor: str | None = None,
+                  limit: int = TIMELINE_PAGE_SIZE) -> TimelinePage:
+    """The customer's events, newest first, in pages keyed by (occurred_at, id)."""
+    qs = CustomerEvent.objects.filter(customer=customer).select_related("actor")
+    if cursor:
+        try:
+            data = signing.loads(cursor, salt=_CURSOR_SALT + ".timeline")
+            at = dt.datetime.fromisoformat(str(data["at"]))
+            pk = int(data["pk"])
+        except (signing.BadSignature, KeyError, TypeError, ValueError):
+            pass
+        else:
+            qs = qs.filter(Q(occurred_at__lt=at) | Q(occurred_at=at, pk__lt=pk))
+    rows = list(qs.order_by("-occurred_at", "-pk")[: limit + 1])
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = signing.dumps({"at": last.occurred_at.isoformat(), "pk": last.pk},
+                                    salt=_CURSOR_SALT + ".timeline")
+    return TimelinePage(events=rows[:limit], next_cursor=next_cursor)

@@ -1,0 +1,56 @@
+"""Small formatting helpers for the pages: money and probabilities, per the active locale."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django import template
+from django.utils import formats
+
+register = template.Library()
+
+_SYMBOLS = {"CNY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "HKD": "HK$"}
+
+
+@register.filter
+def money(amount: Decimal | str | None, currency: str = "CNY") -> str:
+    """``1234.5`` → ``¥1,234.50`` with the locale's separators; empty stays empty."""
+    if amount is None or amount == "":
+        return ""
+    value = Decimal(str(amount))
+    sign = "-" if value < 0 else ""
+    number = formats.number_format(abs(value), 2, use_l10n=True, force_grouping=True)
+    return f"{sign}{_SYMBOLS.get(currency, currency + ' ')}{number}"
+
+
+@register.filter
+def percent(value: float | None) -> str:
+    """``0.873`` → ``87%``."""
+    if value is None:
+        return ""
+    return formats.number_format(round(float(value) * 100), 0, use_l10n=True) + "%"
+
+
+@register.filter
+def get_item(mapping: Any, key: Any) -> Any:
+    try:
+        return mapping[key]
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+@register.filter
+def channel_label(value: str) -> str:
+    """The translated name of an interaction or consent channel (``phone`` → 电话)."""
+    from guanxi.customers.models import Channel, ConsentChannel
+
+    labels = {**dict(ConsentChannel.choices), **dict(Channel.choices)}
+    return str(labels.get(value, value))
+
+
+@register.filter
+def purpose_label(value: str) -> str:
+    from guanxi.customers.models import ConsentPurpose
+
+    return str(dict(ConsentPurpose.choices).get(value, value))
