@@ -1,0 +1,927 @@
+"""The imports: customers, orders and interactions from a file, in chunks, idempotent.
+
+How an import runs
+------------------
+The file is opened and its header mapped first, so a file that cannot be read or lacks a
+needed column fails with one error before anything is written. Rows are then read as a stream
+in chunks (``CHUNK_SIZE`` rows). For each chunk: every row is parsed and validated in Python;
+the customers and the stored records it names are looked up with one query each; then new
+records are inserted and changed ones updated — the whole chunk in one transaction, so a crash
+leaves whole chunks behind, and running the import again is safe because every record is keyed
+by its external id: a row identical to what is stored counts as *unchanged* and writes nothing.
+
+Counts are in rows: ``read == created + updated + unchanged + rejected``.
+
+Orders are written without building model objects (COPY on PostgreSQL, ``executemany`` on
+SQLite) because a million-row export must import in well under a minute; the events they write
+are still shaped by ``guanxi.customers.events``.
+
+A rejected row is not stored and goes to the error report: the original columns and values,
+plus ``_line``, ``_field``, ``_reason``. After fixing the values the report imports as it is.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any
+
+from django.conf import settings
+from django.db import connection, models, transaction
+from django.db.models import Max, OuterRef, Subquery
+
+from guanxi.accounts.models import User
+from guanxi.core import clock
+from guanxi.core.errors import GuanxiError
+from guanxi.core.money import quantize
+from guanxi.customers import events
+from guanxi.customers.models import (
+    Channel,
+    Customer,
+    CustomerEvent,
+    Direction,
+    ExternalId,
+    Gender,
+    IncomeBand,
+    Interaction,
+    Kind,
+)
+from guanxi.customers.normalize import name_pinyin
+from guanxi.customers.services import clean_customer_fields, customer_update
+from guanxi.imports.mapping import map_headers, require_fields
+from guanxi.imports.models import ImportKind, ImportRun, ImportStatus
+from guanxi.imports.parsing import parse_amount, parse_date, parse_datetime, parse_quantity, text
+from guanxi.imports.readers import TableReader, open_table
+from guanxi.imports.selectors import check_can_import
+from guanxi.sales.models import NOT_A_PURCHASE, Order, OrderLine, OrderStatus, Product
+
+__all__ = ["CHUNK_SIZE", "ImportResult", "ProgressCallback", "import_customers",
+           "import_interactions", "import_orders"]
+
+CHUNK_SIZE = 5000
+REPORT_COLUMNS = ("_line", "_field", "_reason")
+_MAX_TOTAL = Decimal("1e12")  # Order.total has 14 digits, 2 after the point
+_QTY = Decimal("0.001")
+
+Row = dict[str, Any]
+# progress(done, total): units are bytes for text files and rows for workbooks.
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass
+class ImportResult:
+    """What an import did; ``as_dict()`` is what ``--json`` prints."""
+
+    kind: str
+    file: str
+    read: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    customers_created: int = 0
+    dry_run: bool = False
+    error_report: str | None = None
+    seconds: float = 0.0
+    run_id: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.rejected == 0
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.read / self.seconds if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["rows_per_second"] = round(self.rows_per_second, 1)
+        data["seconds"] = round(self.seconds, 3)
+        return data
+
+
+class _Reject(Exception):
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+        self.reason = reason
+
+
+class _ErrorReport:
+    """The rejected rows, written as they come (a CSV Excel opens with Chinese intact)."""
+
+    def __init__(self, path: Path, headers: list[str]) -> None:
+        self.path = path
+        self.columns = [h for h in headers if h not in REPORT_COLUMNS]
+        self._fh: IO[str] | None = None
+        self._writer: Any = None
+        self.count = 0
+
+    def add(self, line: int, row: Row, field: str, reason: str) -> None:
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # utf-8-sig: the BOM is how Excel knows the file is UTF-8 and shows 张伟, not mojibake.
+            self._fh = self.path.open("w", encoding="utf-8-sig", newline="")
+            self._writer = csv.writer(self._fh)
+            self._writer.writerow([*self.columns, *REPORT_COLUMNS])
+        values = [text(row.get(c)) for c in self.columns]
+        self._writer.writerow([*values, line, field, reason])
+        self.count += 1
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+
+
+def _default_report_path(path: Path) -> Path:
+    return path.with_name(f"{path.stem}.errors.csv")
+
+
+# --- writing many rows fast ------------------------------------------------------------------
+
+def _columns(model: type[models.Model], names: Iterable[str]) -> list[str]:
+    # Every name passed here is a concrete field, which always has a column.
+    return [str(model._meta.get_field(n).column) for n in names]  # type: ignore[union-attr]
+
+
+def _db_datetime(value: dt.datetime) -> Any:
+    if connection.vendor == "sqlite":
+        # What Django itself stores in SQLite: naive UTC text.
+        return str(value.astimezone(dt.UTC).replace(tzinfo=None))
+    return value
+
+
+def _insert(model: type[models.Model], names: list[str], rows: list[tuple[Any, ...]]) -> None:
+    """Insert plain tuples (datetimes already through ``_db_datetime``, JSON as text)."""
+    if not rows:
+        return
+    table = connection.ops.quote_name(model._meta.db_table)
+    cols = ", ".join(connection.ops.quote_name(c) for c in _columns(model, names))
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            raw = cursor.cursor
+            with raw.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join(["%s"] * len(names))
+            cursor.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)
+
+
+def _allocate_ids(model: type[models.Model], count: int) -> list[int]:
+    """Reserve ``count`` primary keys, so orders, their lines and events insert in one go."""
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) "
+                           "FROM generate_series(1, %s)", [table, count])
+            return [r[0] for r in cursor.fetchall()]
+        # SQLite: the chunk's transaction is BEGIN IMMEDIATE (see settings), so no other writer
+        # can take these ids; AUTOINCREMENT's sqlite_sequence keeps ids of deleted rows unused.
+        cursor.execute(f"SELECT max(id) FROM {connection.ops.quote_name(table)}")
+        top = cursor.fetchone()[0] or 0
+        cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
+        seq = cursor.fetchone()
+        start = max(top, seq[0] if seq else 0) + 1
+        return list(range(start, start + count))
+
+
+def _json(data: dict[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False)
+
+
+# --- shared row helpers ----------------------------------------------------------------------
+
+def _choice(value: str, table: Mapping[str, str], field: str, what: str) -> str:
+    key = value.strip().casefold()
+    if key in table:
+        return table[key]
+    raise _Reject(field, f"{value!r} is not a known {what}; use one of "
+                         f"{', '.join(sorted(set(table.values()) - {''}))}")
+
+
+_GENDERS = {"男": Gender.MALE, "男性": Gender.MALE, "先生": Gender.MALE, "m": Gender.MALE,
+            "male": Gender.MALE, "man": Gender.MALE, "女": Gender.FEMALE, "女性": Gender.FEMALE,
+            "女士": Gender.FEMALE, "f": Gender.FEMALE, "female": Gender.FEMALE,
+            "woman": Gender.FEMALE, "其他": Gender.OTHER, "o": Gender.OTHER,
+            "other": Gender.OTHER, "未知": Gender.UNKNOWN, "unknown": Gender.UNKNOWN}
+_INCOME = {"富裕": IncomeBand.AFFLUENT, "affluent": IncomeBand.AFFLUENT,
+           "小康": IncomeBand.COMFORTABLE, "comfortable": IncomeBand.COMFORTABLE,
+           "温饱": IncomeBand.BASIC, "basic": IncomeBand.BASIC}
+_KINDS = {"个人": Kind.PERSON, "person": Kind.PERSON, "individual": Kind.PERSON,
+          "企业": Kind.ORGANIZATION, "公司": Kind.ORGANIZATION, "组织": Kind.ORGANIZATION,
+          "单位": Kind.ORGANIZATION, "organization": Kind.ORGANIZATION,
+          "organisation": Kind.ORGANIZATION, "company": Kind.ORGANIZATION}
+_COUNTRIES = {"中国": "CN", "中国大陆": "CN", "china": "CN", "香港": "HK", "中国香港": "HK",
+              "台湾": "TW", "中国台湾": "TW", "澳门": "MO", "美国": "US", "usa": "US",
+              "日本": "JP", "新加坡": "SG", "英国": "GB", "uk": "GB"}
+_CHANNELS = {"电话": Channel.PHONE, "来电": Channel.PHONE, "去电": Channel.PHONE,
+             "phone": Channel.PHONE, "call": Channel.PHONE, "tel": Channel.PHONE,
+             "拜访": Channel.VISIT, "上门": Channel.VISIT, "走访": Channel.VISIT,
+             "visit": Channel.VISIT, "邮件": Channel.EMAIL, "电子邮件": Channel.EMAIL,
+             "email": Channel.EMAIL, "e-mail": Channel.EMAIL, "mail": Channel.EMAIL,
+             "短信": Channel.SMS, "sms": Channel.SMS, "text": Channel.SMS,
+             "微信": Channel.WECHAT, "wechat": Channel.WECHAT, "weixin": Channel.WECHAT,
+             "会议": Channel.MEETING, "会面": Channel.MEETING, "meeting": Channel.MEETING,
+             "其他": Channel.OTHER, "other": Channel.OTHER}
+_DIRECTIONS = {"呼入": Direction.INBOUND, "来电": Direction.INBOUND, "客户来访": Direction.INBOUND,
+               "in": Direction.INBOUND, "inbound": Direction.INBOUND,
+               "incoming": Direction.INBOUND, "呼出": Direction.OUTBOUND,
+               "去电": Direction.OUTBOUND, "out": Direction.OUTBOUND,
+               "outbound": Direction.OUTBOUND, "outgoing": Direction.OUTBOUND}
+_STATUSES = {"已下单": OrderStatus.PLACED, "待付款": OrderStatus.PLACED,
+             "placed": OrderStatus.PLACED,
+             "已付款": OrderStatus.PAID, "已支付": OrderStatus.PAID, "paid": OrderStatus.PAID,
+             "已发货": OrderStatus.SHIPPED, "shipped": OrderStatus.SHIPPED,
+             "已完成": OrderStatus.COMPLETED, "完成": OrderStatus.COMPLETED,
+             "交易成功": OrderStatus.COMPLETED, "已签收": OrderStatus.COMPLETED,
+             "completed": OrderStatus.COMPLETED, "complete": OrderStatus.COMPLETED,
+             "已退款": OrderStatus.REFUNDED, "退款": OrderStatus.REFUNDED,
+             "refunded": OrderStatus.REFUNDED, "refund": OrderStatus.REFUNDED,
+             "已取消": OrderStatus.CANCELLED, "取消": OrderStatus.CANCELLED,
+             "交易关闭": OrderStatus.CANCELLED, "cancelled": OrderStatus.CANCELLED,
+             "canceled": OrderStatus.CANCELLED}
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat()
+    return str(value)
+
+
+# --- the import driver ---------------------------------------------------------------------
+
+class _Import:
+    kind: ImportKind
+    group_field: str | None = None  # rows with the same value here stay in one chunk
+
+    def __init__(self, *, path: Path | str, actor: User | None, mapping: dict[str, str] | None,
+                 fmt: str, dry_run: bool, update: bool, source_system: str,
+                 report_path: Path | str | None, progress: ProgressCallback | None,
+                 chunk_size: int) -> None:
+        self.path = Path(path)
+        self.actor = actor
+        self.overrides = mapping
+        self.fmt = fmt
+        self.dry_run = dry_run
+        self.update = update
+        self.source_system = source_system
+        self.report_path = Path(report_path) if report_path else _default_report_path(self.path)
+        self.progress = progress
+        self.chunk_size = chunk_size
+        self.result = ImportResult(kind=str(self.kind), file=str(self.path), dry_run=dry_run)
+        self.columns: dict[str, str] = {}  # field -> column
+        self.report: _ErrorReport | None = None
+
+    # The subclasses' part.
+    def process(self, chunk: list[tuple[int, Row]]) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def options(self) -> dict[str, Any]:
+        return {"update": self.update}
+
+    def value(self, row: Row, field: str) -> Any:
+        column = self.columns.get(field)
+        return row.get(column, "") if column is not None else ""
+
+    def text(self, row: Row, field: str) -> str:
+        return text(self.value(row, field))
+
+    def column(self, field: str) -> str:
+        return self.columns.get(field, field)
+
+    def reject(self, line: int, row: Row, field: str, reason: str) -> None:
+        assert self.report is not None
+        self.report.add(line, row, self.column(field), reason)
+        self.result.rejected += 1
+
+    def _chunks(self, table: TableReader) -> Iterator[list[tuple[int, Row]]]:
+        group_column = self.columns.get(self.group_field) if self.group_field else None
+        chunk: list[tuple[int, Row]] = []
+        for line, row in table:
+            self.result.read += 1
+            # Rows of one order (same order number, one after the other) stay in one chunk.
+            if len(chunk) >= self.chunk_size and (
+                    group_column is None
+                    or row.get(group_column) != chunk[-1][1].get(group_column)):
+                yield chunk
+                chunk = []
+            chunk.append((line, row))
+        if chunk:
+            yield chunk
+
+    def run(self) -> ImportResult:
+        check_can_import(user=self.actor)
+        started = time.perf_counter()
+        with open_table(self.path, self.fmt) as table:
+            mapping = map_headers(table.headers, str(self.kind), self.overrides)
+            require_fields(mapping, str(self.kind), table.headers)
+            self.columns = {f: c for c, f in mapping.items()}
+            if self.report_path.resolve() == self.path.resolve():
+                self.report_path = _default_report_path(self.path)
+            self.report_path.unlink(missing_ok=True)
+            self.report = _ErrorReport(self.report_path, table.headers)
+            run = None if self.dry_run else ImportRun.objects.create(
+                kind=self.kind, file_name=self.path.name[:255], file_format=self.fmt,
+                source_system=self.source_system, actor=self.actor, options=self.options(),
+                started_at=clock.now())
+            self.result.run_id = run.pk if run else None
+            try:
+                for chunk in self._chunks(table):
+                    with transaction.atomic():
+                        self.process(chunk)
+                        if self.dry_run:
+                            # The same code path as a real import, rolled back: the counts and
+                            # the error report are exactly what the real run will give.
+                            transaction.set_rollback(True)
+                    self._progress(table, run)
+            except BaseException as exc:
+                if run is not None:
+                    self._finish(run, ImportStatus.FAILED,
+                                 exc.message if isinstance(exc, GuanxiError) else repr(exc))
+                raise
+            finally:
+                self.report.close()
+        if self.report.count:
+            self.result.error_report = str(self.report_path)
+        self.result.seconds = time.perf_counter() - started
+        if self.progress is not None:
+            self.progress(table.size, table.size)
+        if run is not None:
+            self._finish(run, ImportStatus.SUCCEEDED if self.result.ok else ImportStatus.PARTIAL,
+                         "")
+        return self.result
+
+    def _progress(self, table: TableReader, run: ImportRun | None) -> None:
+        done, total = table.position(), table.size
+        if self.progress is not None:
+            self.progress(done, total)
+        if run is not None:
+            r = self.result
+            ImportRun.objects.filter(pk=run.pk).update(
+                progress=min(done / total, 1.0) if total else 0.0, rows_read=r.read,
+                created=r.created, updated=r.updated, unchanged=r.unchanged,
+                rejected=r.rejected, customers_created=r.customers_created)
+
+    def _finish(self, run: ImportRun, status: ImportStatus, message: str) -> None:
+        r = self.result
+        ImportRun.objects.filter(pk=run.pk).update(
+            status=status, finished_at=clock.now(), progress=1.0, rows_read=r.read,
+            created=r.created, updated=r.updated, unchanged=r.unchanged, rejected=r.rejected,
+            customers_created=r.customers_created,
+            error_report=str(self.report_path) if self.report and self.report.count else "",
+            message=message)
+
+    # Customers by external id, shared by the three imports.
+    def customer_ids(self, values: Iterable[str]) -> dict[str, int]:
+        return dict(ExternalId.objects.filter(source=self.source_system, value__in=set(values))
+                    .values_list("value", "customer_id"))
+
+    def create_customers(self, new: list[tuple[str, dict[str, Any]]]) -> dict[str, int]:
+        """Create customers with their external ids and created events; return their ids."""
+        objs = []
+        for _ext, fields in new:
+            customer = Customer(**fields)
+            customer.name_pinyin, customer.name_initials = name_pinyin(customer.name)
+            objs.append(customer)
+        Customer.objects.bulk_create(objs, batch_size=1000)
+        ExternalId.objects.bulk_create(
+            [ExternalId(customer_id=c.pk, source=self.source_system, value=ext)
+             for (ext, _f), c in zip(new, objs, strict=True)], batch_size=1000)
+        events.customers_created_events_bulk(customer_ids=[c.pk for c in objs], actor=self.actor,
+                                             source=f"import:{self.source_system}")
+        return {ext: c.pk for (ext, _f), c in zip(new, objs, strict=True)}
+
+
+# --- customers -------------------------------------------------------------------------------
+
+_CUSTOMER_TEXT = ("name", "phone", "email", "city", "region", "industry", "company_size",
+                  "occupation", "source")
+
+
+class _CustomerImport(_Import):
+    kind = ImportKind.CUSTOMERS
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._owners: dict[str, int] = {}
+
+    def parse(self, row: Row) -> tuple[str, dict[str, Any]]:
+        ext = self.text(row, "external_id")
+        if not ext:
+            raise _Reject("external_id", "the customer number is empty")
+        if len(ext) > 128:
+            raise _Reject("external_id", "the customer number is longer than 128 characters")
+        fields: dict[str, Any] = {}
+        for name in _CUSTOMER_TEXT:
+            value = self.text(row, name)
+            if value:
+                limit = Customer._meta.get_field(name).max_length or 0  # type: ignore[union-attr]
+                if limit and len(value) > limit:
+                    raise _Reject(name, f"longer than {limit} characters")
+                fields[name] = value
+        if "name" not in fields:
+            raise _Reject("name", "the customer has no name")
+        if value := self.text(row, "gender"):
+            fields["gender"] = _choice(value, _GENDERS, "gender", "gender")
+        if value := self.text(row, "income_band"):
+            fields["income_band"] = _choice(value, _INCOME, "income_band", "income band")
+        if value := self.text(row, "kind"):
+            fields["kind"] = _choice(value, _KINDS, "kind", "kind")
+        if value := self.text(row, "country"):
+            code = _COUNTRIES.get(value.casefold(), value.upper())
+            if len(code) != 2 or not code.isalpha():
+                raise _Reject("country", f"{value!r} is not a two-letter country code (CN, US…)")
+            fields["country"] = code
+        for name in ("birthday", "acquired_on"):
+            raw = self.value(row, name)
+            if text(raw):
+                try:
+                    fields[name] = parse_date(raw)
+                except ValueError as exc:
+                    raise _Reject(name, str(exc)) from None
+        if value := self.text(row, "owner"):
+            if value not in self._owners:
+                owner = User.objects.filter(username=value).values_list("pk", flat=True).first()
+                if owner is None:
+                    raise _Reject("owner", f"there is no user named {value!r}")
+                self._owners[value] = owner
+            fields["owner_id"] = self._owners[value]
+        try:
+            return ext, clean_customer_fields(fields)
+        except GuanxiError as exc:
+            raise _Reject(exc.field or "name", exc.message) from None
+
+    def process(self, chunk: list[tuple[int, Row]]) -> None:
+        parsed: list[tuple[int, Row, str, dict[str, Any]]] = []
+        for line, row in chunk:
+            try:
+                ext, fields = self.parse(row)
+            except _Reject as rej:
+                self.reject(line, row, rej.field, rej.reason)
+                continue
+            parsed.append((line, row, ext, fields))
+        known = self.customer_ids(p[2] for p in parsed)
+        stored = Customer.objects.in_bulk(set(known.values()))
+        new: dict[str, tuple[int, dict[str, Any]]] = {}
+        for line, row, ext, fields in parsed:
+            if ext in new:
+                first_line, first = new[ext]
+                if first == fields:
+                    self.result.unchanged += 1
+                else:
+                    self.reject(line, row, "external_id",
+                                f"customer {ext} appears already on line {first_line} with "
+                                "other values")
+                continue
+            if ext not in known:
+                new[ext] = (line, fields)
+                continue
+            customer = stored[known[ext]]
+            # A blank cell means "not in this file", never "erase what we know".
+            changes = {k: v for k, v in fields.items() if getattr(customer, k) != v}
+            if not changes:
+                self.result.unchanged += 1
+            elif self.update:
+                customer_update(actor=self.actor, customer=customer, **changes)
+                self.result.updated += 1
+            else:
+                name, value = next(iter(changes.items()))
+                self.reject(line, row, name.removesuffix("_id"),
+                            f"customer {ext} is stored with {name} "
+                            f"{_shown(getattr(customer, name))!r}, the file says "
+                            f"{_shown(value)!r}; use --update to overwrite")
+        if new:
+            self.create_customers([(ext, fields) for ext, (_l, fields) in new.items()])
+            self.result.created += len(new)
+
+
+# --- orders ----------------------------------------------------------------------------------
+
+@dataclass
+class _Order:
+    external_id: str
+    customer: str
+    customer_name: str
+    placed_at: dt.datetime
+    status: str  # "" when the file does not say
+    channel: str
+    currency: str
+    first_line: int
+    lines: list[tuple[str, Decimal, Decimal]] = field(default_factory=list)
+    rows: list[tuple[int, Row]] = field(default_factory=list)
+
+    @property
+    def total(self) -> Decimal:
+        return sum((amount for _p, _q, amount in self.lines), Decimal(0))
+
+    @property
+    def final_status(self) -> str:
+        # A negative total is money paid back: the order is a refund whatever the status says.
+        if self.total < 0:
+            return OrderStatus.REFUNDED
+        return self.status or OrderStatus.COMPLETED
+
+
+class _OrderImport(_Import):
+    kind = ImportKind.ORDERS
+    group_field = "external_id"
+
+    def __init__(self, *, create_customers: bool, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.create_missing = create_customers
+        self.default_currency = settings.GUANXI_DEFAULT_CURRENCY
+        self._dry_created: set[str] = set()
+
+    def options(self) -> dict[str, Any]:
+        return {"update": self.update, "create_customers": self.create_missing}
+
+    def parse(self, row: Row) -> tuple[str, str, dt.datetime, tuple[str, Decimal, Decimal],
+                                       str, str, str, str]:
+        ext = self.text(row, "external_id")
+        if not ext:
+            raise _Reject("external_id", "the order number is empty")
+        if len(ext) > 128:
+            raise _Reject("external_id", "the order number is longer than 128 characters")
+        customer = self.text(row, "customer_external_id")
+        if not customer:
+            raise _Reject("customer_external_id", "the customer number is empty")
+        try:
+            placed_at = parse_datetime(self.value(row, "placed_at"))
+        except ValueError as exc:
+            raise _Reject("placed_at", str(exc)) from None
+        try:
+            amount = quantize(parse_amount(self.value(row, "amount")))
+        except ValueError as exc:
+            raise _Reject("amount", str(exc)) from None
+        if abs(amount) >= _MAX_TOTAL:
+            raise _Reject("amount", f"{amount} is too large an amount")
+        try:
+            quantity = parse_quantity(self.value(row, "quantity")).quantize(_QTY)
+        except ValueError as exc:
+            raise _Reject("quantity", str(exc)) from None
+        if abs(quantity) >= Decimal("1e9"):
+            raise _Reject("quantity", f"{quantity} is too large a quantity")
+        product = self.text(row, "product")
+        if len(product) > 64:
+            raise _Reject("product", "the product is longer than 64 characters")
+        status = self.text(row, "status")
+        if status:
+            status = _choice(status, _STATUSES, "status", "order status")
+        channel = self.text(row, "channel")[:32]
+        currency = self.text(row, "currency").upper() or self.default_currency
+        if len(currency) != 3 or not currency.isalpha():
+            raise _Reject("currency", f"{currency!r} is not a currency code (CNY, USD…)")
+        name = self.text(row, "customer_name")[:200]
+        return ext, customer, placed_at, (product, quantity, amount), status, channel, \
+            currency, name
+
+    def group(self, chunk: list[tuple[int, Row]]) -> dict[str, _Order]:
+        """One order per order number; a file with one row per order line gives several."""
+        orders: dict[str, _Order] = {}
+        for line, row in chunk:
+            try:
+                ext, customer, placed_at, item, status, channel, currency, name = self.parse(row)
+            except _Reject as rej:
+                self.reject(line, row, rej.field, rej.reason)
+                continue
+            order = orders.get(ext)
+            if order is None:
+                orders[ext] = _Order(ext, customer, name, placed_at, status, channel, currency,
+                                     line, [item], [(line, row)])
+                continue
+            if (customer, placed_at, currency) != (order.customer, order.placed_at,
+                                                   order.currency):
+                self.reject(line, row, "external_id",
+                            f"order {ext} appears on line {order.first_line} with another "
+                            "customer, time or currency")
+                continue
+            order.lines.append(item)
+            order.rows.append((line, row))
+            order.status = order.status or status
+            order.channel = order.channel or channel
+        return orders
+
+    def reject_order(self, order: _Order, field: str, reason: str) -> None:
+        for line, row in order.rows:
+            self.reject(line, row, field, reason)
+
+    def process(self, chunk: list[tuple[int, Row]]) -> None:
+        orders = self.group(chunk)
+        if not orders:
+            return
+        # Customers.
+        customer_ids = self.customer_ids(o.customer for o in orders.values())
+        missing = {o.customer: o.customer_name for o in orders.values()
+                   if o.customer not in customer_ids}
+        if missing and self.create_missing:
+            fresh = [(ext, {"name": name or ext}) for ext, name in missing.items()]
+            customer_ids.update(self.create_customers(fresh))
+            if self.dry_run:
+                self.result.customers_created += len(missing.keys() - self._dry_created)
+                self._dry_created.update(missing)
+            else:
+                self.result.customers_created += len(missing)
+        elif missing:
+            for ext in list(orders):
+                order = orders[ext]
+                if order.customer not in customer_ids:
+                    self.reject_order(order, "customer_external_id",
+                                      f"there is no customer {order.customer!r} (source system "
+                                      f"{self.source_system!r}); import the customers first or "
+                                      "use --create-customers")
+                    del orders[ext]
+        # Products, by SKU; a product seen for the first time is created with the SKU as name.
+        skus = {p for o in orders.values() for p, _q, _a in o.lines if p}
+        products = dict(Product.objects.filter(sku__in=skus).values_list("sku", "pk"))
+        if skus - products.keys():
+            Product.objects.bulk_create(
+                [Product(sku=s, name=s, currency=self.default_currency)
+                 for s in sorted(skus - products.keys())], ignore_conflicts=True)
+            products = dict(Product.objects.filter(sku__in=skus).values_list("sku", "pk"))
+        # Stored orders with the same numbers.
+        stored = {ext: (pk, cid, placed, status, total, currency, channel)
+                  for pk, ext, cid, placed, status, total, currency, channel in
+                  Order.objects.filter(external_id__in=list(orders)).values_list(
+                      "pk", "external_id", "customer_id", "placed_at", "status", "total",
+                      "currency", "channel")}
+        stored_lines: dict[int, list[tuple[int | None, Decimal, Decimal]]] = {}
+        if stored:
+            for oid, pid, qty, amount in OrderLine.objects.filter(
+                    order_id__in=[s[0] for s in stored.values()]).values_list(
+                    "order_id", "product_id", "quantity", "amount"):
+                stored_lines.setdefault(oid, []).append((pid, qty, amount))
+        new: list[_Order] = []
+        changed: list[tuple[int, _Order, bool]] = []
+        touched: set[int] = set()
+        for order in orders.values():
+            cid = customer_ids[order.customer]
+            lines = sorted(((products.get(p), q, a) for p, q, a in order.lines),
+                           key=lambda x: (x[0] or 0, x[1], x[2]))
+            if order.external_id not in stored:
+                new.append(order)
+                touched.add(cid)
+                continue
+            pk, s_cid, s_placed, s_status, s_total, s_currency, s_channel = \
+                stored[order.external_id]
+            mine = {"customer_external_id": cid, "placed_at": order.placed_at,
+                    "status": order.final_status, "amount": order.total,
+                    "currency": order.currency, "channel": order.channel or s_channel}
+            theirs = {"customer_external_id": s_cid, "placed_at": s_placed, "status": s_status,
+                      "amount": s_total, "currency": s_currency, "channel": s_channel}
+            old_lines = sorted(stored_lines.get(pk, []), key=lambda x: (x[0] or 0, x[1], x[2]))
+            diff = [k for k in mine if mine[k] != theirs[k]]
+            if not diff and old_lines == lines:
+                self.result.unchanged += len(order.rows)
+            elif self.update:
+                changed.append((pk, order, s_status != OrderStatus.REFUNDED))
+                touched.update((cid, s_cid))
+            else:
+                what = diff[0] if diff else "product"
+                detail = (f"{what} {_shown(theirs[what])!r}, the file says {_shown(mine[what])!r}"
+                          if diff else "other lines (products, quantities or amounts)")
+                self.reject_order(order, what, f"order {order.external_id} is stored with "
+                                  f"{detail}; use --update to replace it")
+        self.write_new(new, customer_ids, products)
+        self.write_changed(changed, customer_ids, products)
+        if touched:
+            last = (Order.objects.filter(customer=OuterRef("pk"))
+                    .exclude(status__in=NOT_A_PURCHASE).values("customer")
+                    .annotate(last=Max("placed_at")).values("last"))
+            Customer.objects.filter(pk__in=touched).update(last_purchase_at=Subquery(last))
+
+    def _line_rows(self, oid: int, order: _Order,
+                   products: dict[str, int]) -> Iterator[tuple[Any, ...]]:
+        for product, quantity, amount in order.lines:
+            yield oid, products.get(product) if product else None, quantity, amount
+
+    def _event_rows(self, items: list[tuple[int, int, str, dt.datetime, Decimal, str, bool]]
+                    ) -> list[tuple[Any, ...]]:
+        return [(cid, kind, _db_datetime(at), actor, _json(data))
+                for cid, kind, at, actor, data in events.order_event_rows(
+                    orders=items, actor_id=self.actor.pk if self.actor else None)]
+
+    def write_new(self, new: list[_Order], customer_ids: dict[str, int],
+                  products: dict[str, int]) -> None:
+        if not new:
+            return
+        ids = _allocate_ids(Order, len(new))
+        order_rows: list[tuple[Any, ...]] = []
+        line_rows: list[tuple[Any, ...]] = []
+        event_items: list[tuple[int, int, str, dt.datetime, Decimal, str, bool]] = []
+        for oid, order in zip(ids, new, strict=True):
+            cid = customer_ids[order.customer]
+            status, total = order.final_status, order.total
+            order_rows.append((oid, order.external_id, cid, _db_datetime(order.placed_at),
+                               order.channel, status, total, order.currency))
+            line_rows.extend(self._line_rows(oid, order, products))
+            event_items.append((cid, oid, order.external_id, order.placed_at, total,
+                                order.currency, status == OrderStatus.REFUNDED))
+            self.result.created += len(order.rows)
+        _insert(Order, ["id", "external_id", "customer", "placed_at", "channel", "status",
+                        "total", "currency"], order_rows)
+        _insert(OrderLine, ["order", "product", "quantity", "amount"], line_rows)
+        _insert(CustomerEvent, ["customer", "type", "occurred_at", "actor", "data"],
+                self._event_rows(event_items))
+
+    def write_changed(self, changed: list[tuple[int, _Order, bool]],
+                      customer_ids: dict[str, int], products: dict[str, int]) -> None:
+        if not changed:
+            return
+        objs: list[Order] = []
+        line_rows: list[tuple[Any, ...]] = []
+        refunds: list[tuple[int, int, str, dt.datetime, Decimal, str, bool]] = []
+        for pk, order, was_not_refund in changed:
+            cid = customer_ids[order.customer]
+            objs.append(Order(pk=pk, external_id=order.external_id, customer_id=cid,
+                              placed_at=order.placed_at, status=order.final_status,
+                              total=order.total, currency=order.currency,
+                              channel=order.channel))
+            line_rows.extend(self._line_rows(pk, order, products))
+            if was_not_refund and order.final_status == OrderStatus.REFUNDED:
+                # The timeline learns of the refund; other corrections change the order only.
+                refunds.append((cid, pk, order.external_id, order.placed_at, order.total,
+                                order.currency, True))
+            self.result.updated += len(order.rows)
+        Order.objects.bulk_update(objs, ["customer", "placed_at", "status", "total", "currency",
+                                         "channel"], batch_size=1000)
+        OrderLine.objects.filter(order_id__in=[pk for pk, _o, _r in changed]).delete()
+        _insert(OrderLine, ["order", "product", "quantity", "amount"], line_rows)
+        if refunds:
+            _insert(CustomerEvent, ["customer", "type", "occurred_at", "actor", "data"],
+                    self._event_rows(refunds))
+
+
+# --- interactions ----------------------------------------------------------------------------
+
+@dataclass
+class _Interaction:
+    external_id: str
+    customer: str
+    channel: str
+    direction: str
+    occurred_at: dt.datetime
+    subject: str
+    outcome: str
+
+
+class _InteractionImport(_Import):
+    kind = ImportKind.INTERACTIONS
+
+    def parse(self, row: Row) -> _Interaction:
+        customer = self.text(row, "customer_external_id")
+        if not customer:
+            raise _Reject("customer_external_id", "the customer number is empty")
+        raw_channel = self.text(row, "channel")
+        if not raw_channel:
+            raise _Reject("channel", "the channel is empty")
+        channel = _choice(raw_channel, _CHANNELS, "channel", "channel")
+        direction = Direction.OUTBOUND.value
+        if value := self.text(row, "direction"):
+            direction = _choice(value, _DIRECTIONS, "direction", "direction")
+        try:
+            occurred_at = parse_datetime(self.value(row, "occurred_at"))
+        except ValueError as exc:
+            raise _Reject("occurred_at", str(exc)) from None
+        subject = self.text(row, "subject")
+        if len(subject) > 200:
+            raise _Reject("subject", "the subject is longer than 200 characters")
+        outcome = self.text(row, "outcome")
+        ext = self.text(row, "external_id")
+        if len(ext) > 128:
+            raise _Reject("external_id", "the id is longer than 128 characters")
+        if not ext:
+            # No id in the file: the same contact (customer, time, channel, subject) gets the
+            # same id every time, so importing the file again adds nothing.
+            key = "\x1f".join((self.source_system, customer, occurred_at.isoformat(), channel,
+                               subject))
+            ext = f"{self.source_system}-{hashlib.sha1(key.encode()).hexdigest()[:24]}"
+        return _Interaction(ext, customer, channel, direction, occurred_at, subject, outcome)
+
+    def process(self, chunk: list[tuple[int, Row]]) -> None:
+        parsed: dict[str, tuple[int, Row, _Interaction]] = {}
+        for line, row in chunk:
+            try:
+                item = self.parse(row)
+            except _Reject as rej:
+                self.reject(line, row, rej.field, rej.reason)
+                continue
+            if item.external_id in parsed:
+                first_line, _r, first = parsed[item.external_id]
+                if first == item:
+                    self.result.unchanged += 1
+                else:
+                    self.reject(line, row, "external_id", f"{item.external_id} appears already "
+                                f"on line {first_line} with other values")
+                continue
+            parsed[item.external_id] = (line, row, item)
+        customer_ids = self.customer_ids(p[2].customer for p in parsed.values())
+        stored = {ext: (pk, cid, channel, direction, subject, outcome, at)
+                  for pk, ext, cid, channel, direction, subject, outcome, at in
+                  Interaction.objects.filter(external_id__in=list(parsed)).values_list(
+                      "pk", "external_id", "customer_id", "channel", "direction", "subject",
+                      "outcome", "occurred_at")}
+        new: list[Interaction] = []
+        changed: list[Interaction] = []
+        for line, row, item in parsed.values():
+            cid = customer_ids.get(item.customer)
+            if cid is None:
+                self.reject(line, row, "customer_external_id",
+                            f"there is no customer {item.customer!r} (source system "
+                            f"{self.source_system!r}); import the customers first")
+                continue
+            obj = Interaction(customer_id=cid, external_id=item.external_id,
+                              channel=item.channel, direction=item.direction,
+                              subject=item.subject, outcome=item.outcome,
+                              occurred_at=item.occurred_at, author=self.actor)
+            if item.external_id not in stored:
+                new.append(obj)
+                continue
+            pk, *values = stored[item.external_id]
+            mine = [cid, item.channel, item.direction, item.subject, item.outcome,
+                    item.occurred_at]
+            names = ["customer_external_id", "channel", "direction", "subject", "outcome",
+                     "occurred_at"]
+            diff = [n for n, a, b in zip(names, mine, values, strict=True) if a != b]
+            if not diff:
+                self.result.unchanged += 1
+            elif self.update:
+                obj.pk = pk
+                changed.append(obj)
+            else:
+                i = names.index(diff[0])
+                self.reject(line, row, diff[0],
+                            f"interaction {item.external_id} is stored with {diff[0]} "
+                            f"{_shown(values[i])!r}, the file says {_shown(mine[i])!r}; "
+                            "use --update to replace it")
+        if new:
+            Interaction.objects.bulk_create(new, batch_size=1000)
+            events.interactions_logged_events_bulk(
+                interactions=[(i.customer_id, i.pk, i.channel, i.subject, i.occurred_at)
+                              for i in new], actor=self.actor)
+            self.result.created += len(new)
+        if changed:
+            Interaction.objects.bulk_update(changed, ["customer", "channel", "direction",
+                                                      "subject", "outcome", "occurred_at"])
+            self.result.updated += len(changed)
+
+
+# --- the public services ---------------------------------------------------------------------
+
+def import_customers(*, path: Path | str, actor: User | None, mapping: dict[str, str] | None = None,
+                     dry_run: bool = False, update: bool = False, source_system: str = "default",
+                     report_path: Path | str | None = None,
+                     progress: ProgressCallback | None = None, fmt: str = "auto",
+                     chunk_size: int = CHUNK_SIZE) -> ImportResult:
+    """Import a customer list; customers are keyed by (``source_system``, customer number).
+
+    A stored customer whose values differ from the file's is rejected unless ``update``; a
+    blank cell never erases a stored value.
+    """
+    return _CustomerImport(path=path, actor=actor, mapping=mapping, fmt=fmt, dry_run=dry_run,
+                           update=update, source_system=source_system, report_path=report_path,
+                           progress=progress, chunk_size=chunk_size).run()
+
+
+def import_orders(*, path: Path | str, actor: User | None, mapping: dict[str, str] | None = None,
+                  dry_run: bool = False, update: bool = False, source_system: str = "default",
+                  report_path: Path | str | None = None, progress: ProgressCallback | None = None,
+                  create_customers: bool = False, fmt: str = "auto",
+                  chunk_size: int = CHUNK_SIZE) -> ImportResult:
+    """Import orders, one row per order (or per order line, rows sharing the order number).
+
+    ``fmt="cdnow"`` / ``"cdnow-sample"`` read the CDNOW files: their customers are created
+    (source system ``cdnow``) and each line becomes an order ``cdnow-<customer>-<date>-<n>``
+    in USD.
+    """
+    if fmt in ("cdnow", "cdnow-sample"):
+        create_customers = True
+        if source_system == "default":
+            source_system = "cdnow"
+    importer = _OrderImport(path=path, actor=actor, mapping=mapping, fmt=fmt, dry_run=dry_run,
+                            update=update, source_system=source_system, report_path=report_path,
+                            progress=progress, chunk_size=chunk_size,
+                            create_customers=create_customers)
+    if fmt in ("cdnow", "cdnow-sample"):
+        importer.default_currency = "USD"
+    return importer.run()
+
+
+def import_interactions(*, path: Path | str, actor: User | None,
+                        mapping: dict[str, str] | None = None, dry_run: bool = False,
+                        update: bool = False, source_system: str = "default",
+                        report_path: Path | str | None = None,
+                        progress: ProgressCallback | None = None, fmt: str = "auto",
+                        chunk_size: int = CHUNK_SIZE) -> ImportResult:
+    """Import contacts (calls, visits, e-mails, WeChat...) of known customers."""
+    return _InteractionImport(path=path, actor=actor, mapping=mapping, fmt=fmt, dry_run=dry_run,
+                              update=update, source_system=source_system,
+                              report_path=report_path, progress=progress,
+                              chunk_size=chunk_size).run()
