@@ -132,10 +132,11 @@ def _print_summary(console: Console, s: DemoSummary) -> None:
 
 
 def _print_users(console: Console, users: list[DemoUser], url: str) -> None:
-    table = Table(title="Demo users (new passwords)", caption=f"Sign in at {url}login/")
+    table = Table(title="Demo users (new passwords)")
     table.add_column("user")
     table.add_column("role")
     table.add_column("password", no_wrap=True)
     for user in users:
         table.add_row(user.username, user.role, user.password)
     console.print(table)
+    console.print(f"Sign in at {url}login/", soft_wrap=True)
