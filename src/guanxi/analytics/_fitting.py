@@ -1,0 +1,115 @@
+"""Maximum likelihood on log-parameters, shared by the purchase and spend models (private).
+
+All our models have strictly positive parameters. Optimizing their logarithms removes the
+bounds (no iterate can leave the domain, so no NaN from ``gammaln`` of a negative number) and
+evens out their scales: alpha is in the time unit (4 in weeks, 30 in days) while a and b are
+pure numbers, and a relative step is the natural step for all of them.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize
+
+from ._validation import FloatArray
+from .errors import ConvergenceWarning
+
+#: ``(natural parameters) -> (total log-likelihood, its gradient in the natural parameters)``
+LogLikelihood = Callable[[FloatArray], tuple[float, FloatArray]]
+
+
+@dataclass(frozen=True)
+class FitResult:
+    params: FloatArray
+    log_likelihood: float
+    standard_errors: FloatArray
+    converged: bool
+    n_iter: int
+
+
+def maximize_log_likelihood(
+    log_likelihood: LogLikelihood,
+    start: FloatArray,
+    *,
+    total_weight: float,
+    penalizer: float,
+    max_iter: int,
+    tol: float,
+    model: str,
+) -> FitResult:
+    """Maximize ``log_likelihood`` over positive parameters; standard errors from its Hessian.
+
+    The optimizer sees the mean negative log-likelihood per customer (so ``tol`` means the
+    same for 100 and 10 million customers) plus ``penalizer * sum(params ** 2)``, the L2
+    penalty lifetimes uses, which pulls estimates towards 0 on tiny or degenerate data.
+    L-BFGS-B gets the analytic gradient, chain-ruled to log space: d/dlog(p) = p * d/dp.
+    """
+
+    def objective(theta: FloatArray) -> tuple[float, FloatArray]:
+        params = np.exp(theta)
+        ll, grad = log_likelihood(params)
+        value = -ll / total_weight + penalizer * float(np.sum(params**2))
+        gradient = -grad * params / total_weight + 2.0 * penalizer * params**2
+        if not np.isfinite(value):
+            # Keep the line search away from overflowing corners instead of stopping there.
+            return np.inf, np.zeros_like(theta)
+        return value, gradient
+
+    result = minimize(
+        objective,
+        np.log(start),
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": max_iter, "gtol": tol, "ftol": 1e3 * np.finfo(float).eps},
+    )
+    theta = np.asarray(result.x, dtype=np.float64)
+    _, gradient = objective(theta)
+    # L-BFGS-B also stops when a step no longer lowers the function in floating point, which
+    # at a flat optimum is success in all but name: judge by the gradient we actually reached.
+    converged = bool(result.success) or bool(np.max(np.abs(gradient)) <= 10.0 * tol)
+    if not converged:
+        warnings.warn(
+            f"{model}.fit() did not converge ({result.message}); the estimate may be off.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    params = np.exp(theta)
+    ll, _ = log_likelihood(params)
+    return FitResult(
+        params=params,
+        log_likelihood=ll,
+        standard_errors=standard_errors(log_likelihood, params),
+        converged=converged,
+        n_iter=int(result.nit),
+    )
+
+
+def standard_errors(log_likelihood: LogLikelihood, params: FloatArray) -> FloatArray:
+    """Square roots of the diagonal of the inverse observed information, natural parameters.
+
+    The Hessian is the central finite difference of the analytic gradient, with a relative
+    step of 1e-5 (about the cube root of machine epsilon, the step that balances truncation
+    against rounding error for a central difference). It is made symmetric before inversion.
+    A singular or indefinite information matrix (a parameter the data do not pin down) gives
+    NaN for the affected errors rather than a meaningless number.
+    """
+    k = params.size
+    hessian = np.empty((k, k))
+    for j in range(k):  # k <= 4 parameters: a loop over parameters, not over customers
+        h = 1e-5 * params[j]
+        up, down = params.copy(), params.copy()
+        up[j] += h
+        down[j] -= h
+        hessian[:, j] = -(log_likelihood(up)[1] - log_likelihood(down)[1]) / (2.0 * h)
+    hessian = 0.5 * (hessian + hessian.T)
+    try:
+        covariance = np.linalg.inv(hessian)
+    except np.linalg.LinAlgError:
+        return np.full(k, np.nan)
+    variances = np.diag(covariance)
+    with np.errstate(invalid="ignore"):
+        return np.where(variances > 0, np.sqrt(np.abs(variances)), np.nan)
