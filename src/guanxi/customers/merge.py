@@ -81,7 +81,13 @@ def _is_empty(value: Any) -> bool:
 
 
 def customer_merge_preview(*, survivor: Customer, merged: Customer) -> dict[str, int]:
-    """How many records of each kind a merge would move (nonzero counts only), for a prompt."""
+    """How many records of each kind a merge would move (nonzero counts only), for a prompt.
+
+    Raises the errors ``customer_merge`` would (into itself, already merged, kind mismatch), so
+    a person is not asked to confirm a merge that cannot happen.
+    """
+    _check_self(survivor, merged)
+    _check_mergeable(survivor, merged)
     counts: dict[str, int] = {}
     for rel in _generic_relations():
         name = rel.get_accessor_name() or rel.name
@@ -106,6 +112,12 @@ def _lock_pair(survivor_id: int, merged_id: int) -> tuple[Customer, Customer]:
     locked = {pk: Customer.objects.select_for_update().get(pk=pk)
               for pk in sorted((survivor_id, merged_id))}
     return locked[survivor_id], locked[merged_id]
+
+
+def _check_self(survivor: Customer, merged: Customer) -> None:
+    if survivor.pk == merged.pk:
+        raise Conflict(CustomerErrorCode.MERGE_INTO_ITSELF,
+                       f"Customer {survivor.pk} cannot be merged into itself.")
 
 
 def _check_mergeable(survivor: Customer, merged: Customer) -> None:
@@ -241,7 +253,7 @@ def _repoint_customers(survivor: Customer, merged: Customer) -> dict[str, int]:
     return {
         "referrals": others.filter(referred_by=merged).update(referred_by=survivor),
         "contacts": others.filter(organization=merged).update(organization=survivor),
-        "merged_from": others.filter(merged_into=merged).update(merged_into=survivor),
+        "tombstones": others.filter(merged_into=merged).update(merged_into=survivor),
     }
 
 
@@ -252,9 +264,7 @@ def customer_merge(*, actor: User | None, survivor: Customer, merged: Customer) 
     must be allowed to change both customers, and one they may not see is reported as not found.
     Raises ``Conflict`` for a merge into itself, an already merged customer or a kind mismatch.
     """
-    if survivor.pk == merged.pk:
-        raise Conflict(CustomerErrorCode.MERGE_INTO_ITSELF,
-                       f"Customer {survivor.pk} cannot be merged into itself.")
+    _check_self(survivor, merged)
     if actor is not None:
         for customer in (survivor, merged):
             seen = access_customer(user=actor, customer_id=customer.pk)
