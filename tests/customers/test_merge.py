@@ -319,3 +319,60 @@ def test_a_failed_merge_leaves_both_customers_untouched(
     assert not ExternalId.objects.get(source="shop", value="S9").is_alias
     assert survivor.email == ""
     assert not survivor.events.filter(type__in=[EventType.MERGED, EventType.UPDATED]).exists()
+
+
+def test_score_snapshots_stay_with_the_tombstone(rep1: User,
+                                                 pair: tuple[Customer, Customer]) -> None:
+    from guanxi.value.models import CustomerScore, ScoreRun
+
+    # Given last night's scoring run scored both records
+    survivor, merged = pair
+    run = ScoreRun.objects.create(as_of=dt.date(2025, 3, 1), created_at=_at(1))
+    for customer in pair:
+        CustomerScore.objects.create(run=run, customer=customer, lifecycle_stage="new")
+
+    # When they are merged (the run's one-row-per-customer rule must not stop it)
+    customer_merge(actor=rep1, survivor=survivor, merged=merged)
+
+    # Then each snapshot still describes the record it was computed for
+    assert CustomerScore.objects.filter(customer=survivor).count() == 1
+    assert CustomerScore.objects.filter(customer=merged).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_opposite_merges_at_once_neither_deadlock_nor_both_win(admin: User) -> None:
+    import threading
+
+    from django.db import connection
+
+    if connection.vendor == "sqlite" and connection.is_in_memory_db():
+        pytest.skip("the in-memory SQLite test database locks whole tables and fails instead "
+                    "of waiting; a real SQLite file serializes writers (IMMEDIATE transactions)")
+    a = customer_create(actor=admin, name="王芳", phone="13800138000")
+    b = customer_create(actor=admin, name="王芳", phone="13800138000")
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    # Given two people merge the pair at the same moment, in opposite directions
+    def run(survivor: Customer, merged: Customer) -> None:
+        try:
+            start.wait()
+            customer_merge(actor=None, survivor=survivor, merged=merged)
+            outcomes.append("merged")
+        except Conflict as exc:
+            outcomes.append(exc.code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(a, b)),
+               threading.Thread(target=run, args=(b, a))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+
+    # Then one merge wins and the other is told the customer is gone, with no deadlock
+    assert sorted(outcomes) == [CustomerErrorCode.ALREADY_MERGED, "merged"]
+    states = {c.pk: (c.is_active, c.merged_into_id) for c in Customer.objects.all()}
+    assert sorted(states.values(), key=str) in (
+        [(False, b.pk), (True, None)], [(False, a.pk), (True, None)])
