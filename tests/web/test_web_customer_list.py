@@ -218,3 +218,45 @@ def test_export_xlsx(rep1: User, zhang_wei: Customer, client_for: ClientFor) -> 
     assert sheet is not None
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[1][1] == "张伟"
+
+
+def test_a_rep_tags_their_customers_in_bulk(
+    rep1: User, zhang_wei: Customer, liu_yang: Customer, client_for: ClientFor
+) -> None:
+    other = customer_create(actor=rep1, name="李娜", owner=rep1)
+    client = client_for(rep1)
+    # When Li tags two customers, typing a full-width comma as a Chinese keyboard does
+    response = client.post(reverse("customer_bulk"), {
+        "action": "tag", "ids": [zhang_wei.pk, other.pk], "tags": "展会2026， wholesale",
+    })
+    # Then both carry both tags, the timeline says so, and the tag filter finds them
+    assert response.status_code == 302
+    assert sorted(zhang_wei.tags.values_list("name", flat=True)) == ["wholesale", "展会2026"]
+    event = CustomerEvent.objects.filter(customer=zhang_wei, type=EventType.UPDATED).latest("id")
+    assert event.data["changes"]["tags"] == ["", "wholesale, 展会2026"]
+    listed = client.get(reverse("customer_list"), {"tag": "wholesale"}).content.decode()
+    assert sorted(_names(listed)) == ["张伟", "李娜"]
+    # But Li cannot tag Wang's customer
+    refused = client.post(reverse("customer_bulk"),
+                          {"action": "tag", "ids": [liu_yang.pk], "tags": "mine"})
+    assert refused.status_code == 404
+    assert not liu_yang.tags.exists()
+
+
+def test_an_analyst_cannot_tag(analyst: User, zhang_wei: Customer,
+                               client_for: ClientFor) -> None:
+    client = client_for(analyst)
+    assert 'value="tag"' not in client.get(reverse("customer_list")).content.decode()
+    response = client.post(reverse("customer_bulk"),
+                           {"action": "tag", "ids": [zhang_wei.pk], "tags": "x"})
+    assert response.status_code == 403
+    assert not zhang_wei.tags.exists()
+
+
+def test_an_agent_cannot_reassign(agent: User, rep2: User, zhang_wei: Customer,
+                                  client_for: ClientFor) -> None:
+    response = client_for(agent).post(reverse("customer_bulk"), {
+        "action": "assign", "ids": [zhang_wei.pk], "owner": rep2.pk})
+    assert response.status_code == 422  # no owner is offered to an agent
+    zhang_wei.refresh_from_db()
+    assert zhang_wei.owner != rep2

@@ -23,6 +23,7 @@ from guanxi.customers.models import (
     Interaction,
     MemoryNote,
     NoteCategory,
+    Tag,
 )
 from guanxi.customers.normalize import name_pinyin, normalize_email, normalize_phone
 
@@ -206,4 +207,34 @@ def consent_set(
         events.consent_changed_event(customer=customer, actor=actor, channel=str(channel),
                                      purpose=str(purpose), granted=granted, source=source)
     return consent
+
+
+def customer_tag_add(*, actor: User | None, customer: Customer, names: list[str]) -> list[str]:
+    """Add tags to a customer (creating unknown tags); return its tag names, sorted.
+
+    Adding a tag the customer already has changes nothing and writes no event.
+    """
+    cleaned = sorted({n.strip() for n in names if n.strip()})
+    if not cleaned:
+        raise ValidationFailed(CustomerErrorCode.INVALID_FIELD, "A tag needs a name.",
+                               field="tags")
+    too_long = next((n for n in cleaned if len(n) > 64), None)
+    if too_long:
+        raise ValidationFailed(CustomerErrorCode.INVALID_FIELD,
+                               f"A tag is at most 64 characters: {too_long[:20]!r}….",
+                               field="tags")
+    with transaction.atomic():
+        before = sorted(customer.tags.values_list("name", flat=True))
+        new = [n for n in cleaned if n not in before]
+        if not new:
+            return before
+        for name in new:
+            tag, _ = Tag.objects.get_or_create(name=name)
+            customer.tags.add(tag)
+        after = sorted([*before, *new])
+        events.customer_updated_event(customer=customer, actor=actor,
+                                      changes={"tags": (", ".join(before), ", ".join(after))})
+    return after
+
+
 from guanxi.customers.merge import customer_merge as customer_merge  # noqa: E402  (re-export)

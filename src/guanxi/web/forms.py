@@ -122,6 +122,7 @@ class IdListField(forms.Field):
 class BulkForm(forms.Form):
     ACTIONS = (
         ("assign", _("Assign owner")),
+        ("tag", _("Add tags")),
         ("export_csv", _("Export CSV")),
         ("export_xlsx", _("Export Excel")),
     )
@@ -129,6 +130,8 @@ class BulkForm(forms.Form):
     ids = IdListField(label=_("Customers"))
     owner = forms.ModelChoiceField(label=_("New owner"), queryset=User.objects.none(),
                                    required=False)
+    tags = forms.CharField(label=_("Tags"), required=False, max_length=500,
+                           help_text=_("Separate several tags with commas."))
 
     def __init__(self, *args: Any, owners: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -136,8 +139,20 @@ class BulkForm(forms.Form):
         assert isinstance(owner_field, forms.ModelChoiceField)
         owner_field.queryset = owners
 
+    def clean_tags(self) -> list[str]:
+        raw = str(self.cleaned_data.get("tags") or "")
+        # Chinese keyboards type the full-width comma (，) and the enumeration comma (、).
+        for sep in ("，", "、", ";", "；"):
+            raw = raw.replace(sep, ",")
+        names = sorted({n.strip() for n in raw.split(",") if n.strip()})
+        if any(len(n) > 64 for n in names):
+            raise forms.ValidationError(_("A tag is at most 64 characters."))
+        return names
+
     def clean(self) -> dict[str, Any] | None:
         cleaned = super().clean()
         if cleaned and cleaned.get("action") == "assign" and not cleaned.get("owner"):
             self.add_error("owner", _("Choose the new owner."))
+        if cleaned and cleaned.get("action") == "tag" and not cleaned.get("tags"):
+            self.add_error("tags", _("Type at least one tag."))
         return cleaned

@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from django.core import signing
-from django.db.models import F, Q, QuerySet
+from django.db.models import Q, QuerySet
 
 from guanxi.accounts.models import Role, User
 from guanxi.core import clock
@@ -86,59 +86,76 @@ def customers_filtered(*, user: User, filters: ListFilters) -> QuerySet[Customer
     return qs
 
 
-def _order(qs: QuerySet[Customer], sort: SortKey) -> QuerySet[Customer]:
+@dataclass(frozen=True)
+class _Cursor:
+    value: Any  # the sort value of the last row shown; None for an empty value or for "-id"
+    pk: int
+
+
+def _encode(customer: Customer, sort: SortKey) -> str:
+    value: str | None = None
     if sort == "name":
-        return qs.order_by("name", "pk")
-    if sort == "-id":
-        return qs.order_by("-pk")
-    # CLV and last purchase may be empty: those customers come last, in a stable order.
-    name = sort.removeprefix("-")
-    return qs.order_by(F(name).desc(nulls_last=True), "-pk")
+        value = customer.name
+    elif sort == "-clv" and customer.clv is not None:
+        value = str(customer.clv)
+    elif sort == "-last_purchase_at" and customer.last_purchase_at is not None:
+        value = customer.last_purchase_at.isoformat()
+    return signing.dumps({"v": value, "pk": customer.pk}, salt=_CURSOR_SALT, compress=True)
 
 
-def _cursor_value(customer: Customer, sort: SortKey) -> str | None:
-    if sort == "name":
-        return customer.name
-    if sort == "-clv":
-        return None if customer.clv is None else str(customer.clv)
-    if sort == "-last_purchase_at":
-        return None if customer.last_purchase_at is None else customer.last_purchase_at.isoformat()
-    return None
-
-
-def _parse_value(raw: str, sort: SortKey) -> Any:
-    if sort == "-clv":
-        return Decimal(raw)
-    if sort == "-last_purchase_at":
-        return dt.datetime.fromisoformat(raw)
-    return raw
-
-
-def _after(qs: QuerySet[Customer], sort: SortKey, cursor: str) -> QuerySet[Customer]:
-    """Keep the rows after the cursor's (value, pk) in the page order.
-
-    The cursor is signed: a forged one is ignored (first page) instead of becoming a query.
-    """
+def _decode(cursor: str, sort: SortKey) -> _Cursor | None:
+    """Read a cursor; a forged or stale one gives None (the first page), never a query."""
     try:
         data = signing.loads(cursor, salt=_CURSOR_SALT)
         pk = int(data["pk"])
         raw = data.get("v")
-        value = None if raw is None else _parse_value(str(raw), sort)
+        value: Any = None
+        if raw is not None:
+            if sort == "-clv":
+                value = Decimal(str(raw))
+            elif sort == "-last_purchase_at":
+                value = dt.datetime.fromisoformat(str(raw))
+            else:
+                value = str(raw)
+        if sort == "name" and value is None:
+            return None
     except (signing.BadSignature, KeyError, TypeError, ValueError, InvalidOperation):
-        return qs
+        return None
+    return _Cursor(value=value, pk=pk)
+
+
+def _fetch(qs: QuerySet[Customer], sort: SortKey, after: _Cursor | None,
+           n: int) -> list[Customer]:
+    """Up to ``n`` rows following ``after`` in the page order, by keyset (no OFFSET).
+
+    The conditions are written as ``value >= v AND (value > v OR pk > p)`` rather than the
+    plain OR so the database can start an index range scan at ``v``. Empty CLV or last-purchase
+    values are read in a second query after the filled ones instead of ``NULLS LAST``, which
+    PostgreSQL cannot serve from a plain b-tree index scanned backwards.
+    """
     if sort == "-id":
-        return qs.filter(pk__lt=pk)
+        if after is not None:
+            qs = qs.filter(pk__lt=after.pk)
+        return list(qs.order_by("-pk")[:n])
     if sort == "name":
-        return qs.filter(Q(name__gt=value) | Q(name=value, pk__gt=pk))
-    name = sort.removeprefix("-")
-    if value is None:
-        # Already among the trailing empties: only smaller ids of empties remain.
-        return qs.filter(**{f"{name}__isnull": True, "pk__lt": pk})
-    return qs.filter(
-        Q(**{f"{name}__lt": value})
-        | Q(**{name: value, "pk__lt": pk})
-        | Q(**{f"{name}__isnull": True})
-    )
+        if after is not None:
+            qs = qs.filter(name__gte=after.value).filter(Q(name__gt=after.value)
+                                                         | Q(pk__gt=after.pk))
+        return list(qs.order_by("name", "pk")[:n])
+    field = sort.removeprefix("-")
+    empty = qs.filter(**{f"{field}__isnull": True})
+    rows: list[Customer] = []
+    if after is None or after.value is not None:
+        filled = qs.filter(**{f"{field}__isnull": False})
+        if after is not None:
+            filled = filled.filter(**{f"{field}__lte": after.value}).filter(
+                Q(**{f"{field}__lt": after.value}) | Q(pk__lt=after.pk))
+        rows = list(filled.order_by(f"-{field}", "-pk")[:n])
+        if len(rows) == n:
+            return rows
+    else:
+        empty = empty.filter(pk__lt=after.pk)
+    return rows + list(empty.order_by("-pk")[: n - len(rows)])
 
 
 def customer_page(
@@ -147,15 +164,9 @@ def customer_page(
     """One page of the customer list, in keyset order; never counts the whole table."""
     qs = customers_filtered(user=user, filters=filters)
     counted = qs.order_by()[: COUNT_CAP + 1].count()
-    ordered = _order(qs, filters.sort)
-    if cursor:
-        ordered = _after(ordered, filters.sort, cursor)
-    rows = list(ordered.select_related("owner")[: limit + 1])
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = signing.dumps({"v": _cursor_value(last, filters.sort), "pk": last.pk},
-                                    salt=_CURSOR_SALT, compress=True)
+    after = _decode(cursor, filters.sort) if cursor else None
+    rows = _fetch(qs.select_related("owner"), filters.sort, after, limit + 1)
+    next_cursor = _encode(rows[limit - 1], filters.sort) if len(rows) > limit else None
     return CustomerPage(items=rows[:limit], next_cursor=next_cursor,
                         count=min(counted, COUNT_CAP), count_capped=counted > COUNT_CAP)
 
@@ -168,6 +179,11 @@ def assignable_owners(*, user: User) -> QuerySet[User]:
     if user.role == Role.MANAGER:
         return qs.filter(Q(pk=user.pk) | Q(manager=user))
     return qs.none()
+
+
+def may_change_some_customers(*, user: User) -> bool:
+    """Whether to offer write actions at all; each customer is still checked on the write."""
+    return user.is_admin_role or user.role in (Role.MANAGER, Role.REP)
 
 
 def owner_choices(*, user: User) -> QuerySet[User]:

@@ -99,6 +99,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         "first_page": not request.GET.get("cursor"),
         "show_contact": can_see_contact_details(user),
         "bulk_owners": selectors.assignable_owners(user=user),
+        "can_tag": selectors.may_change_some_customers(user=user),
     }
     template = "web/customers/_results.html" if _is_htmx(request) else "web/customers/list.html"
     return render(request, template, context)
@@ -170,7 +171,7 @@ def _export(user: User, customers: list[Customer], fmt: str) -> HttpResponse:
 @login_required
 @require_POST
 def customer_bulk(request: HttpRequest) -> HttpResponse:
-    """Assign an owner to, or export, the selected customers — only those the user may see."""
+    """Assign an owner to, tag, or export the selected customers — only those the user may see."""
     user = _user(request)
     owners = selectors.assignable_owners(user=user)
     form = BulkForm(request.POST, owners=owners)
@@ -185,13 +186,21 @@ def customer_bulk(request: HttpRequest) -> HttpResponse:
     action = form.cleaned_data["action"]
     if action in ("export_csv", "export_xlsx"):
         return _export(user, customers, "csv" if action == "export_csv" else "xlsx")
-    if not owners.exists() or not all(can_change_customer(user, c) for c in customers):
-        return HttpResponseForbidden(_("You may not reassign these customers."))
-    new_owner: User = form.cleaned_data["owner"]
-    # All or nothing: half a team reassigned is worse than none.
-    with transaction.atomic():
-        for customer in customers:
-            services.customer_assign_owner(actor=user, customer=customer, owner=new_owner)
+    if not all(can_change_customer(user, c) for c in customers):
+        return HttpResponseForbidden(_("You may not change these customers."))
+    # All or nothing: half a team reassigned (or tagged) is worse than none.
+    if action == "tag":
+        with transaction.atomic():
+            for customer in customers:
+                services.customer_tag_add(actor=user, customer=customer,
+                                          names=form.cleaned_data["tags"])
+    else:
+        if not owners.exists():
+            return HttpResponseForbidden(_("You may not reassign these customers."))
+        new_owner: User = form.cleaned_data["owner"]
+        with transaction.atomic():
+            for customer in customers:
+                services.customer_assign_owner(actor=user, customer=customer, owner=new_owner)
     url = reverse("customer_list") + "?" + request.POST.get("query", "")
     if _is_htmx(request):
         response = HttpResponse(status=204)
