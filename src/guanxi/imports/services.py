@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
@@ -151,15 +152,8 @@ def _columns(model: type[models.Model], names: Iterable[str]) -> list[str]:
     return [str(model._meta.get_field(n).column) for n in names]  # type: ignore[union-attr]
 
 
-def _db_datetime(value: dt.datetime) -> Any:
-    if connection.vendor == "sqlite":
-        # What Django itself stores in SQLite: naive UTC text.
-        return str(value.astimezone(dt.UTC).replace(tzinfo=None))
-    return value
-
-
 def _insert(model: type[models.Model], names: list[str], rows: list[tuple[Any, ...]]) -> None:
-    """Insert plain tuples (datetimes already through ``_db_datetime``, JSON as text)."""
+    """Insert plain tuples (datetimes already through ``_db_datetime_cached``, JSON as text)."""
     if not rows:
         return
     table = connection.ops.quote_name(model._meta.db_table)
@@ -530,6 +524,50 @@ class _Order:
         return self.status or OrderStatus.COMPLETED
 
 
+def _cell(row: Row, column: str | None) -> str:
+    if column is None:
+        return ""
+    value = row.get(column, "")
+    return value.strip() if type(value) is str else text(value)
+
+
+@lru_cache(maxsize=65536)
+def _db_datetime_cached(value: dt.datetime, vendor: str) -> Any:
+    if vendor == "sqlite":
+        # What Django itself stores in SQLite: naive UTC text (cached: times repeat a lot).
+        return str(value.astimezone(dt.UTC).replace(tzinfo=None))
+    return value
+
+
+def _decimal(value: Any) -> Decimal:
+    """A number as the database returned it (SQLite gives int or float for NUMERIC)."""
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    return Decimal(value)
+
+
+def _stored_datetime(value: Any) -> dt.datetime:
+    """A datetime read with raw SQL: SQLite gives naive UTC (or its text), PostgreSQL aware."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    assert isinstance(value, dt.datetime)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _select(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    # Raw reads for the hot path: Django's ``__in`` prepares each of thousands of values one
+    # by one, which cost more than the query itself.
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+
+
+def _in(values: list[Any]) -> str:
+    return ", ".join(["%s"] * len(values))
+
+
 class _OrderImport(_Import):
     kind = ImportKind.ORDERS
     group_field = "external_id"
@@ -543,59 +581,70 @@ class _OrderImport(_Import):
     def options(self) -> dict[str, Any]:
         return {"update": self.update, "create_customers": self.create_missing}
 
-    def parse(self, row: Row) -> tuple[str, str, dt.datetime, tuple[str, Decimal, Decimal],
-                                       str, str, str, str]:
-        ext = self.text(row, "external_id")
-        if not ext:
-            raise _Reject("external_id", "the order number is empty")
-        if len(ext) > 128:
-            raise _Reject("external_id", "the order number is longer than 128 characters")
-        customer = self.text(row, "customer_external_id")
-        if not customer:
-            raise _Reject("customer_external_id", "the customer number is empty")
-        try:
-            placed_at = parse_datetime(self.value(row, "placed_at"))
-        except ValueError as exc:
-            raise _Reject("placed_at", str(exc)) from None
-        try:
-            amount = quantize(parse_amount(self.value(row, "amount")))
-        except ValueError as exc:
-            raise _Reject("amount", str(exc)) from None
-        if abs(amount) >= _MAX_TOTAL:
-            raise _Reject("amount", f"{amount} is too large an amount")
-        try:
-            quantity = parse_quantity(self.value(row, "quantity")).quantize(_QTY)
-        except ValueError as exc:
-            raise _Reject("quantity", str(exc)) from None
-        if abs(quantity) >= Decimal("1e9"):
-            raise _Reject("quantity", f"{quantity} is too large a quantity")
-        product = self.text(row, "product")
-        if len(product) > 64:
-            raise _Reject("product", "the product is longer than 64 characters")
-        status = self.text(row, "status")
-        if status:
-            status = _choice(status, _STATUSES, "status", "order status")
-        channel = self.text(row, "channel")[:32]
-        currency = self.text(row, "currency").upper() or self.default_currency
-        if len(currency) != 3 or not currency.isalpha():
-            raise _Reject("currency", f"{currency!r} is not a currency code (CNY, USD…)")
-        name = self.text(row, "customer_name")[:200]
-        return ext, customer, placed_at, (product, quantity, amount), status, channel, \
-            currency, name
+    def customer_ids(self, values: Iterable[str]) -> dict[str, int]:
+        wanted = list(set(values))
+        if not wanted:
+            return {}
+        table = connection.ops.quote_name(ExternalId._meta.db_table)
+        return dict(_select(f"SELECT value, customer_id FROM {table} WHERE source = %s "
+                            f"AND value IN ({_in(wanted)})", [self.source_system, *wanted]))
 
     def group(self, chunk: list[tuple[int, Row]]) -> dict[str, _Order]:
-        """One order per order number; a file with one row per order line gives several."""
+        """Parse the rows into orders: one per order number; rows sharing it are its lines."""
+        c = self.columns.get
+        c_ext, c_cust, c_at, c_amount = (c("external_id"), c("customer_external_id"),
+                                         c("placed_at"), c("amount"))
+        c_qty, c_product, c_status, c_channel, c_currency, c_name = (
+            c("quantity"), c("product"), c("status"), c("channel"), c("currency"),
+            c("customer_name"))
+        default_currency = self.default_currency
         orders: dict[str, _Order] = {}
         for line, row in chunk:
             try:
-                ext, customer, placed_at, item, status, channel, currency, name = self.parse(row)
+                ext = _cell(row, c_ext)
+                if not ext:
+                    raise _Reject("external_id", "the order number is empty")
+                if len(ext) > 128:
+                    raise _Reject("external_id", "the order number is longer than 128 characters")
+                customer = _cell(row, c_cust)
+                if not customer:
+                    raise _Reject("customer_external_id", "the customer number is empty")
+                try:
+                    placed_at = parse_datetime(row.get(c_at, "") if c_at else "")
+                except ValueError as exc:
+                    raise _Reject("placed_at", str(exc)) from None
+                try:
+                    amount = quantize(parse_amount(row.get(c_amount, "") if c_amount else ""))
+                except ValueError as exc:
+                    raise _Reject("amount", str(exc)) from None
+                if abs(amount) >= _MAX_TOTAL:
+                    raise _Reject("amount", f"{amount} is too large an amount")
+                quantity = Decimal(1)
+                if c_qty is not None:
+                    try:
+                        quantity = parse_quantity(row.get(c_qty, "")).quantize(_QTY)
+                    except ValueError as exc:
+                        raise _Reject("quantity", str(exc)) from None
+                    if abs(quantity) >= Decimal("1e9"):
+                        raise _Reject("quantity", f"{quantity} is too large a quantity")
+                product = _cell(row, c_product)
+                if len(product) > 64:
+                    raise _Reject("product", "the product is longer than 64 characters")
+                status = _cell(row, c_status)
+                if status:
+                    status = _choice(status, _STATUSES, "status", "order status")
+                channel = _cell(row, c_channel)[:32]
+                currency = _cell(row, c_currency).upper() or default_currency
+                if len(currency) != 3 or not currency.isalpha():
+                    raise _Reject("currency", f"{currency!r} is not a currency code (CNY, USD…)")
             except _Reject as rej:
                 self.reject(line, row, rej.field, rej.reason)
                 continue
+            item = (product, quantity, amount)
             order = orders.get(ext)
             if order is None:
-                orders[ext] = _Order(ext, customer, name, placed_at, status, channel, currency,
-                                     line, [item], [(line, row)])
+                orders[ext] = _Order(ext, customer, _cell(row, c_name)[:200], placed_at, status,
+                                     channel, currency, line, [item], [(line, row)])
                 continue
             if (customer, placed_at, currency) != (order.customer, order.placed_at,
                                                    order.currency):
@@ -613,11 +662,42 @@ class _OrderImport(_Import):
         for line, row in order.rows:
             self.reject(line, row, field, reason)
 
+    def products(self, orders: Iterable[_Order]) -> dict[str, int]:
+        """Products by SKU; one seen for the first time is created with the SKU as its name."""
+        skus = list({p for o in orders for p, _q, _a in o.lines if p})
+        if not skus:
+            return {}
+        table = connection.ops.quote_name(Product._meta.db_table)
+        sql = f"SELECT sku, id FROM {table} WHERE sku IN ({_in(skus)})"
+        products: dict[str, int] = dict(_select(sql, skus))
+        if len(products) < len(skus):
+            Product.objects.bulk_create(
+                [Product(sku=s, name=s, currency=self.default_currency)
+                 for s in sorted(set(skus) - products.keys())], ignore_conflicts=True)
+            products = dict(_select(sql, skus))
+        return products
+
+    def stored(self, orders: dict[str, _Order]) -> tuple[dict[str, tuple[Any, ...]],
+                                                          dict[int, list[tuple[Any, ...]]]]:
+        exts = list(orders)
+        table = connection.ops.quote_name(Order._meta.db_table)
+        stored = {r[1]: r for r in _select(
+            f"SELECT id, external_id, customer_id, placed_at, status, total, currency, channel "
+            f"FROM {table} WHERE external_id IN ({_in(exts)})", exts)}
+        lines: dict[int, list[tuple[Any, ...]]] = {}
+        if stored:
+            ids = [r[0] for r in stored.values()]
+            line_table = connection.ops.quote_name(OrderLine._meta.db_table)
+            for oid, pid, qty, amount in _select(
+                    f"SELECT order_id, product_id, quantity, amount FROM {line_table} "
+                    f"WHERE order_id IN ({_in(ids)})", ids):
+                lines.setdefault(oid, []).append((pid, _decimal(qty), _decimal(amount)))
+        return stored, lines
+
     def process(self, chunk: list[tuple[int, Row]]) -> None:
         orders = self.group(chunk)
         if not orders:
             return
-        # Customers.
         customer_ids = self.customer_ids(o.customer for o in orders.values())
         missing = {o.customer: o.customer_name for o in orders.values()
                    if o.customer not in customer_ids}
@@ -638,51 +718,38 @@ class _OrderImport(_Import):
                                       f"{self.source_system!r}); import the customers first or "
                                       "use --create-customers")
                     del orders[ext]
-        # Products, by SKU; a product seen for the first time is created with the SKU as name.
-        skus = {p for o in orders.values() for p, _q, _a in o.lines if p}
-        products = dict(Product.objects.filter(sku__in=skus).values_list("sku", "pk"))
-        if skus - products.keys():
-            Product.objects.bulk_create(
-                [Product(sku=s, name=s, currency=self.default_currency)
-                 for s in sorted(skus - products.keys())], ignore_conflicts=True)
-            products = dict(Product.objects.filter(sku__in=skus).values_list("sku", "pk"))
-        # Stored orders with the same numbers.
-        stored = {ext: (pk, cid, placed, status, total, currency, channel)
-                  for pk, ext, cid, placed, status, total, currency, channel in
-                  Order.objects.filter(external_id__in=list(orders)).values_list(
-                      "pk", "external_id", "customer_id", "placed_at", "status", "total",
-                      "currency", "channel")}
-        stored_lines: dict[int, list[tuple[int | None, Decimal, Decimal]]] = {}
-        if stored:
-            for oid, pid, qty, amount in OrderLine.objects.filter(
-                    order_id__in=[s[0] for s in stored.values()]).values_list(
-                    "order_id", "product_id", "quantity", "amount"):
-                stored_lines.setdefault(oid, []).append((pid, qty, amount))
+        if not orders:
+            return
+        products = self.products(orders.values())
+        stored, stored_lines = self.stored(orders)
         new: list[_Order] = []
         changed: list[tuple[int, _Order, bool]] = []
-        touched: set[int] = set()
+        recompute: set[int] = set()
         for order in orders.values():
             cid = customer_ids[order.customer]
-            lines = sorted(((products.get(p), q, a) for p, q, a in order.lines),
-                           key=lambda x: (x[0] or 0, x[1], x[2]))
-            if order.external_id not in stored:
+            s = stored.get(order.external_id)
+            if s is None:
                 new.append(order)
-                touched.add(cid)
                 continue
-            pk, s_cid, s_placed, s_status, s_total, s_currency, s_channel = \
-                stored[order.external_id]
-            mine = {"customer_external_id": cid, "placed_at": order.placed_at,
+            pk, _ext, s_cid, s_placed, s_status, s_total, s_currency, s_channel = s
+            mine = {"customer_external_id": cid,
+                    "placed_at": order.placed_at,
                     "status": order.final_status, "amount": order.total,
                     "currency": order.currency, "channel": order.channel or s_channel}
-            theirs = {"customer_external_id": s_cid, "placed_at": s_placed, "status": s_status,
-                      "amount": s_total, "currency": s_currency, "channel": s_channel}
-            old_lines = sorted(stored_lines.get(pk, []), key=lambda x: (x[0] or 0, x[1], x[2]))
+            theirs = {"customer_external_id": s_cid, "placed_at": _stored_datetime(s_placed),
+                      "status": s_status,
+                      "amount": _decimal(s_total), "currency": s_currency,
+                      "channel": s_channel}
             diff = [k for k in mine if mine[k] != theirs[k]]
-            if not diff and old_lines == lines:
-                self.result.unchanged += len(order.rows)
-            elif self.update:
+            if not diff:
+                lines = sorted(((products.get(p) if p else None, q, a)
+                                for p, q, a in order.lines), key=_line_key)
+                if sorted(stored_lines.get(pk, []), key=_line_key) == lines:
+                    self.result.unchanged += len(order.rows)
+                    continue
+            if self.update:
                 changed.append((pk, order, s_status != OrderStatus.REFUNDED))
-                touched.update((cid, s_cid))
+                recompute.update((cid, s_cid))
             else:
                 what = diff[0] if diff else "product"
                 detail = (f"{what} {_shown(theirs[what])!r}, the file says {_shown(mine[what])!r}"
@@ -691,11 +758,48 @@ class _OrderImport(_Import):
                                   f"{detail}; use --update to replace it")
         self.write_new(new, customer_ids, products)
         self.write_changed(changed, customer_ids, products)
-        if touched:
+        self.advance_last_purchase(new, customer_ids)
+        if recompute:
             last = (Order.objects.filter(customer=OuterRef("pk"))
                     .exclude(status__in=NOT_A_PURCHASE).values("customer")
                     .annotate(last=Max("placed_at")).values("last"))
-            Customer.objects.filter(pk__in=touched).update(last_purchase_at=Subquery(last))
+            Customer.objects.filter(pk__in=recompute).update(last_purchase_at=Subquery(last))
+
+    def advance_last_purchase(self, new: list[_Order], customer_ids: dict[str, int]) -> None:
+        """Move each customer's last purchase forward to their newest new order, set-based.
+
+        New orders can only make ``last_purchase_at`` later, so one UPDATE ... FROM (VALUES)
+        per chunk keeps it right without re-reading anyone's order history.
+        """
+        latest: dict[int, dt.datetime] = {}
+        for order in new:
+            if order.final_status in NOT_A_PURCHASE:
+                continue
+            cid = customer_ids[order.customer]
+            if cid not in latest or latest[cid] < order.placed_at:
+                latest[cid] = order.placed_at
+        if not latest:
+            return
+        table = connection.ops.quote_name(Customer._meta.db_table)
+        vendor = connection.vendor
+        items = list(latest.items())
+        with connection.cursor() as cursor:
+            for start in range(0, len(items), 5000):
+                batch = items[start:start + 5000]
+                if vendor == "postgresql":
+                    values = ", ".join(["(%s::bigint, %s::timestamptz)"] * len(batch))
+                else:
+                    values = ", ".join(["(%s, %s)"] * len(batch))
+                params: list[Any] = []
+                for cid, at in batch:
+                    params.extend((cid, _db_datetime_cached(at, vendor)))
+                cursor.execute(
+                    f"UPDATE {table} SET last_purchase_at = v.at "
+                    # VALUES columns are column1, column2 in SQLite and PostgreSQL alike.
+                    f"FROM (SELECT column1 AS cid, column2 AS at FROM (VALUES {values}) AS x) "
+                    "AS v "
+                    f"WHERE {table}.id = v.cid AND ({table}.last_purchase_at IS NULL "
+                    f"OR {table}.last_purchase_at < v.at)", params)
 
     def _line_rows(self, oid: int, order: _Order,
                    products: dict[str, int]) -> Iterator[tuple[Any, ...]]:
@@ -704,7 +808,8 @@ class _OrderImport(_Import):
 
     def _event_rows(self, items: list[tuple[int, int, str, dt.datetime, Decimal, str, bool]]
                     ) -> list[tuple[Any, ...]]:
-        return [(cid, kind, _db_datetime(at), actor, _json(data))
+        vendor = connection.vendor
+        return [(cid, kind, _db_datetime_cached(at, vendor), actor, _json(data))
                 for cid, kind, at, actor, data in events.order_event_rows(
                     orders=items, actor_id=self.actor.pk if self.actor else None)]
 
@@ -712,6 +817,7 @@ class _OrderImport(_Import):
                   products: dict[str, int]) -> None:
         if not new:
             return
+        vendor = connection.vendor
         ids = _allocate_ids(Order, len(new))
         order_rows: list[tuple[Any, ...]] = []
         line_rows: list[tuple[Any, ...]] = []
@@ -719,7 +825,8 @@ class _OrderImport(_Import):
         for oid, order in zip(ids, new, strict=True):
             cid = customer_ids[order.customer]
             status, total = order.final_status, order.total
-            order_rows.append((oid, order.external_id, cid, _db_datetime(order.placed_at),
+            order_rows.append((oid, order.external_id, cid,
+                               _db_datetime_cached(order.placed_at, vendor),
                                order.channel, status, total, order.currency))
             line_rows.extend(self._line_rows(oid, order, products))
             event_items.append((cid, oid, order.external_id, order.placed_at, total,
@@ -757,6 +864,10 @@ class _OrderImport(_Import):
         if refunds:
             _insert(CustomerEvent, ["customer", "type", "occurred_at", "actor", "data"],
                     self._event_rows(refunds))
+
+
+def _line_key(line: tuple[Any, ...]) -> tuple[int, Decimal, Decimal]:
+    return (line[0] or 0, line[1], line[2])
 
 
 # --- interactions ----------------------------------------------------------------------------

@@ -1,0 +1,127 @@
+"""How fast does ``guanxi import orders`` go, and how much memory does it take?
+
+    python benchmarks/import_bench.py --rows 1000000 --db sqlite
+    python benchmarks/import_bench.py --rows 1000000 --db postgres
+
+Generates a customer list and an orders CSV the way a Chinese shop exports them (Chinese
+headers, ``¥1,234.50`` amounts, some refunds), imports them into a fresh database (SQLite in a
+temporary directory; PostgreSQL: a fresh database ``guanxi_bench_import``), then imports the
+orders again (every row unchanged), and prints rows/s and the peak RSS of the process.
+
+Targets (issue #2): 1,000,000 order rows at >= 50,000 rows/s into PostgreSQL and >= 20,000
+rows/s into SQLite on a 2-core machine, peak memory under 500 MB; re-import at least as fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import random
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PG_SERVER = os.environ.get("GUANXI_BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+PG_DB = "guanxi_bench_import"
+
+
+def generate(directory: Path, rows: int, customers: int, seed: int = 7) -> tuple[Path, Path]:
+    rng = random.Random(seed)
+    customer_file = directory / "customers.csv"
+    with customer_file.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["客户编号", "客户名称", "城市"])
+        cities = ["上海", "北京", "杭州", "广州", "深圳", "成都"]
+        for i in range(customers):
+            writer.writerow([f"C{i:07d}", f"客户{i}", cities[i % len(cities)]])
+    order_file = directory / "orders.csv"
+    with order_file.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["订单号", "客户编号", "下单时间", "实付金额", "数量", "商品"])
+        for i in range(rows):
+            day = rng.randrange(730)
+            month, mday = 1 + (day // 61) % 12, 1 + day % 28
+            year = 2023 + day // 366
+            amount = rng.randrange(100, 500000) / 100
+            if rng.random() < 0.02:
+                amount = -amount
+            writer.writerow([
+                f"O{i:08d}", f"C{rng.randrange(customers):07d}",
+                f"{year}-{month:02d}-{mday:02d} {rng.randrange(24):02d}:{rng.randrange(60):02d}",
+                f"¥{amount:,.2f}", rng.randrange(1, 4), f"SKU-{rng.randrange(200):03d}",
+            ])
+    return customer_file, order_file
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def fresh_database(db: str, data_dir: Path) -> None:
+    os.environ["GUANXI_DATA_DIR"] = str(data_dir)
+    if db == "postgres":
+        import psycopg
+
+        with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {PG_DB}")
+            conn.execute(f"CREATE DATABASE {PG_DB}")
+        os.environ["GUANXI_DATABASE_URL"] = f"{PG_SERVER}/{PG_DB}"
+    else:
+        os.environ.pop("GUANXI_DATABASE_URL", None)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "guanxi.config.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--customers", type=int, default=0,
+                        help="default: one customer per 20 order rows")
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    args = parser.parse_args()
+    customers = args.customers or max(args.rows // 20, 1)
+
+    with tempfile.TemporaryDirectory(prefix="guanxi-bench-") as tmp:
+        directory = Path(tmp)
+        started = time.perf_counter()
+        customer_file, order_file = generate(directory, args.rows, customers)
+        size_mb = order_file.stat().st_size / 1e6
+        print(f"generated {args.rows:,} order rows ({size_mb:,.0f} MB) and {customers:,} "
+              f"customers in {time.perf_counter() - started:.1f} s")
+        fresh_database(args.db, directory / "data")
+
+        from guanxi.imports.services import import_customers, import_orders
+
+        def report(label: str, result: object) -> None:
+            from guanxi.imports.services import ImportResult
+
+            assert isinstance(result, ImportResult)
+            print(f"{label:<22} {args.db:<8} rows {result.read:>9,}  created {result.created:>9,}"
+                  f"  unchanged {result.unchanged:>9,}  rejected {result.rejected:>5,}  "
+                  f"{result.seconds:7.1f} s  {result.rows_per_second:>9,.0f} rows/s  "
+                  f"peak RSS {peak_rss_mb():,.0f} MB")
+
+        report("customers", import_customers(path=customer_file, actor=None))
+        report("orders (first import)", import_orders(path=order_file, actor=None))
+        report("orders (re-import)", import_orders(path=order_file, actor=None))
+    if args.db == "postgres":
+        from django.db import connections
+
+        connections.close_all()
+        import psycopg
+
+        with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {PG_DB}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
