@@ -473,8 +473,8 @@ def _simulate_memory(rng: np.random.Generator, c: Company, *, en: bool) -> None:
                                    acq + int(rng.integers(span)),
                                    int(rng.integers(9 * 3600, 20 * 3600))))
         # Consents per channel, recorded when the customer joined.
+        # (Service calls need no consent; only marketing is asked for, channel by channel.)
         if c.phone[i]:
-            c.consents.append((i, "phone", "service", True, acq))
             c.consents.append((i, "sms", "marketing", bool(rng.random() < 0.7), acq))
         if c.email[i]:
             c.consents.append((i, "email", "marketing", bool(rng.random() < 0.6), acq))
