@@ -36,6 +36,7 @@ _COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})(?:\s*(\d{1,2}):?(\d{2})(?::?(\d{2}
 _SERIAL = re.compile(r"\d{1,7}(?:\.\d+)?")
 _AMOUNT_NOISE = re.compile(r"[\s\u00a0\u3000,，¥￥$€£]|RMB|CNY|USD|HKD|EUR|元|人民币",
                            re.IGNORECASE)
+_PLAIN = re.compile(r"-?\d+(?:\.\d+)?")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
 
 
@@ -100,9 +101,17 @@ def _parse_datetime_text(raw: str, zone_name: str) -> dt.datetime:
     return value.replace(tzinfo=tz)
 
 
-def parse_datetime(value: Any) -> dt.datetime:
+def parse_datetime(value: Any, zone: str | None = None) -> dt.datetime:
     """Return an aware datetime from ISO text, ``2024/1/5``, ``20240105``, ``2024-01-05 13:45``,
-    ``2024年1月5日``, an Excel serial (``45296`` or ``45296.5``) or a workbook date cell."""
+    ``2024年1月5日``, an Excel serial (``45296`` or ``45296.5``) or a workbook date cell.
+
+    ``zone`` (default ``settings.TIME_ZONE``) is where times without an offset are read; a
+    caller parsing millions of rows passes it once rather than asking the settings each time.
+    """
+    if type(value) is str:
+        raw = value.strip()
+        if raw:
+            return _parse_datetime_text(raw, zone or settings.TIME_ZONE)
     if isinstance(value, dt.datetime):
         return value if value.tzinfo else value.replace(tzinfo=_zone())
     if isinstance(value, dt.date):
@@ -138,6 +147,8 @@ def _parse_number(value: Any, what: str) -> Decimal:
         return Decimal(repr(value))
     if isinstance(value, Decimal):
         return value
+    if type(value) is str and _PLAIN.fullmatch(value):
+        return Decimal(value)  # the common case, without the cleaning below
     raw = text(value)
     if not raw:
         raise ValueError(f"{what} is empty")

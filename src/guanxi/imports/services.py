@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import IO, Any
 
@@ -512,8 +512,9 @@ class _Order:
     lines: list[tuple[str, Decimal, Decimal]] = field(default_factory=list)
     rows: list[tuple[int, Row]] = field(default_factory=list)
 
-    @property
+    @cached_property
     def total(self) -> Decimal:
+        # Read only once grouping is done and the lines are complete.
         return sum((amount for _p, _q, amount in self.lines), Decimal(0))
 
     @property
@@ -598,6 +599,7 @@ class _OrderImport(_Import):
             c("quantity"), c("product"), c("status"), c("channel"), c("currency"),
             c("customer_name"))
         default_currency = self.default_currency
+        zone = settings.TIME_ZONE
         orders: dict[str, _Order] = {}
         for line, row in chunk:
             try:
@@ -610,7 +612,7 @@ class _OrderImport(_Import):
                 if not customer:
                     raise _Reject("customer_external_id", "the customer number is empty")
                 try:
-                    placed_at = parse_datetime(row.get(c_at, "") if c_at else "")
+                    placed_at = parse_datetime(row.get(c_at, "") if c_at else "", zone)
                 except ValueError as exc:
                     raise _Reject("placed_at", str(exc)) from None
                 try:
