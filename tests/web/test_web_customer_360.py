@@ -200,3 +200,29 @@ def test_value_card_dates_consent_and_related_people(
     assert "秘密客户" not in html
     # The value card explains itself on hover
     assert "present value of the profit" in html
+
+
+def test_the_value_trend_compares_the_last_two_snapshots(
+    rep1: User, zhang_wei: Customer, client_for: ClientFor
+) -> None:
+    from guanxi.value.models import CustomerScore, ScoreRun
+
+    # Given two complete value snapshots a month apart, and an older failed one
+    runs = [
+        ScoreRun.objects.create(as_of=dt.date(2026, 4, 30), status=status,
+                                created_at=dt.datetime(2026, 5, 1, tzinfo=SHANGHAI))
+        for status in ("complete", "failed")
+    ]
+    runs.append(ScoreRun.objects.create(as_of=dt.date(2026, 5, 31), status="complete",
+                                        created_at=dt.datetime(2026, 6, 1, tzinfo=SHANGHAI)))
+    for run, clv, p_alive in ((runs[0], "1000.00", 0.90), (runs[1], "99999.00", 0.1),
+                              (runs[2], "850.00", 0.70)):
+        CustomerScore.objects.create(run=run, customer=zhang_wei, lifecycle_stage="active",
+                                     clv=Decimal(clv), p_alive=p_alive)
+
+    html = _detail(client_for(rep1), zhang_wei)
+
+    # Then the card shows CLV down ¥150 and P(alive) down 20 points since 30 April
+    assert "▼ -¥150.00" in html
+    assert "P −20%" in html
+    assert "since 04/30/2026" in html

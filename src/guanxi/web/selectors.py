@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from django.core import signing
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from guanxi.accounts.models import Role, User
 from guanxi.core import clock
@@ -290,8 +291,6 @@ def customer_360(*, user: User, customer: Customer) -> Customer360:
                     .order_by("name")[:50])
     referrals = list(customers_visible(user=user).filter(referred_by=customer)
                      .order_by("name")[:50])
-    last_score = (CustomerEvent.objects.filter(customer=customer, type=EventType.SCORE_CHANGED)
-                  .order_by("-occurred_at", "-pk").first())
     return Customer360(
         customer=customer,
         pinned_notes=[n for n in notes if n.pinned],
@@ -305,29 +304,47 @@ def customer_360(*, user: User, customer: Customer) -> Customer360:
         referred_by=ref[0] if ref else None,
         referrals=referrals,
         tags=list(customer.tags.values_list("name", flat=True)),
-        score_trend=score_trend(last_score),
+        score_trend=score_trend(customer=customer),
     )
 
 
-def score_trend(event: CustomerEvent | None) -> dict[str, Any] | None:
-    """The change in CLV recorded by the latest score event, when the value engine wrote one.
+def score_trend(*, customer: Customer) -> dict[str, Any] | None:
+    """How CLV and P(alive) moved between the customer's last two complete value snapshots.
 
-    The value engine writes ``{"old": {...}, "new": {...}}`` with ``clv`` among the keys; any
-    other shape is shown as "no trend yet" rather than guessed at.
+    Falls back to the latest ``score_changed`` event (``{"old": {"clv": ..}, "new": {..}}``)
+    when there are fewer than two snapshots; None when there is nothing to compare.
     """
-    if event is None:
+    from guanxi.value.models import CustomerScore, RunStatus
+
+    rows = list(CustomerScore.objects.filter(customer=customer, run__status=RunStatus.COMPLETE)
+                .select_related("run").order_by("-run__as_of", "-run_id")[:2])
+    if len(rows) == 2:
+        new, old = rows
+        if new.clv is not None and old.clv is not None:
+            p_delta = (None if new.p_alive is None or old.p_alive is None
+                       else new.p_alive - old.p_alive)
+            return _trend(since=old.run.as_of, before=old.clv, after=new.clv, p_delta=p_delta)
+    event = (CustomerEvent.objects.filter(customer=customer, type=EventType.SCORE_CHANGED)
+             .order_by("-occurred_at", "-pk").first())
+    if event is None or not isinstance(event.data, dict):
         return None
-    data = event.data if isinstance(event.data, dict) else {}
-    old, new = data.get("old"), data.get("new")
-    if not isinstance(old, dict) or not isinstance(new, dict):
+    old_data, new_data = event.data.get("old"), event.data.get("new")
+    if not isinstance(old_data, dict) or not isinstance(new_data, dict):
         return None
     try:
-        before = Decimal(str(old["clv"]))
-        after = Decimal(str(new["clv"]))
+        before = Decimal(str(old_data["clv"]))
+        after = Decimal(str(new_data["clv"]))
     except (KeyError, InvalidOperation, TypeError):
         return None
+    return _trend(since=timezone.localdate(event.occurred_at), before=before, after=after,
+                  p_delta=None)
+
+
+def _trend(*, since: dt.date, before: Decimal, after: Decimal,
+           p_delta: float | None) -> dict[str, Any]:
     delta = after - before
-    return {"since": event.occurred_at, "before": before, "after": after, "delta": delta,
+    return {"since": since, "before": before, "after": after, "delta": delta,
+            "p_alive_delta": p_delta,
             "direction": "up" if delta > 0 else "down" if delta < 0 else "flat"}
 
 

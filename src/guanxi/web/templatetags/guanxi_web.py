@@ -54,3 +54,13 @@ def purpose_label(value: str) -> str:
     from guanxi.customers.models import ConsentPurpose
 
     return str(dict(ConsentPurpose.choices).get(value, value))
+
+
+@register.filter
+def signed_percent(value: float | None) -> str:
+    """A change in a probability, in percentage points with its sign: ``0.031`` → ``+3%``."""
+    if value is None:
+        return ""
+    points = round(float(value) * 100)
+    sign = "+" if points > 0 else "−" if points < 0 else "±"
+    return sign + formats.number_format(abs(points), 0, use_l10n=True) + "%"
