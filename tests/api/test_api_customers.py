@@ -276,3 +276,24 @@ def test_page_size_is_bounded(api_as: ApiAs, admin: User, limit: object) -> None
     response = api_as(admin).get("/customers", {"limit": limit})
     assert response.status_code == 422
     assert response.json()["field"] == "limit"
+
+
+def test_the_list_keeps_the_documented_shape(
+    api_as: ApiAs, rep1: User, li_customers: list[Customer]
+) -> None:
+    # The list is serialized without per-request validation (speed); this holds it to the
+    # schema the OpenAPI document promises, field for field.
+    from guanxi.api.schemas import CustomerOut, CustomerPageOut
+
+    Customer.objects.filter(pk=li_customers[0].pk).update(clv="1234.50")
+    li_customers[0].tags.add(Tag.objects.create(name="vip"), Tag.objects.create(name="a"))
+    body = api_as(rep1).get("/customers").json()
+    page = CustomerPageOut.model_validate(body)
+    assert len(page.items) == 3
+    assert set(body["items"][0]) == set(CustomerOut.model_fields)
+    first = next(c for c in body["items"] if c["id"] == li_customers[0].pk)
+    assert first["clv"] == "1234.50"
+    assert first["tags"] == ["a", "vip"]
+    single = api_as(rep1).get(f"/customers/{li_customers[0].pk}").json()
+    assert {k: v for k, v in single.items() if k not in {"created_at", "updated_at"}} == {
+        k: v for k, v in first.items() if k not in {"created_at", "updated_at"}}

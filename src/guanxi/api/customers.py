@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import prefetch_related_objects
-from django.http import HttpRequest
+from django.http import HttpRequest, JsonResponse
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from guanxi.accounts.models import Role, User
+from guanxi.api.pagination import keyset_page_any, or_branches
 from guanxi.api.schemas import (
     CustomerCreateIn,
     CustomerOut,
@@ -23,7 +23,12 @@ from guanxi.core.pagination import MAX_PAGE_SIZE, keyset_page
 from guanxi.customers import services
 from guanxi.customers.errors import CustomerErrorCode
 from guanxi.customers.models import Customer, LifecycleStage, ValueTier
-from guanxi.customers.selectors import access_customer, can_see_contact_details, customer_list
+from guanxi.customers.selectors import (
+    access_customer,
+    can_see_contact_details,
+    customer_list,
+    customer_search_filter,
+)
 
 router = Router(tags=["customers"])
 
@@ -39,9 +44,11 @@ def user_of(request: HttpRequest) -> User:
     return user
 
 
-def render_customer(customer: Customer, *, contact_details: bool) -> dict[str, Any]:
+def render_customer(customer: Customer, *, contact_details: bool,
+                    tags: list[str] | None = None) -> dict[str, Any]:
     """The wire form of a customer; contact details are null for who may not see them."""
-    tags = [t.name for t in customer.tags.all()]
+    if tags is None:
+        tags = list(customer.tags.order_by("name").values_list("name", flat=True))
     return {
         "id": customer.pk,
         "kind": customer.kind,
@@ -135,16 +142,38 @@ class CustomerFilters(Schema):
 
 
 @router.get("/customers", response={200: CustomerPageOut, **ERRORS})
-def list_customers(request: HttpRequest, filters: Query[CustomerFilters]) -> dict[str, Any]:
+def list_customers(request: HttpRequest, filters: Query[CustomerFilters]) -> JsonResponse:
     user = user_of(request)
-    qs = customer_list(user=user, search=filters.search, owner_id=filters.owner,
+    qs = customer_list(user=user, owner_id=filters.owner,
                        lifecycle_stage=filters.lifecycle_stage, value_tier=filters.value_tier,
                        city=filters.city, tag=filters.tag)
-    page = keyset_page(qs, after=filters.after, limit=filters.limit)
-    prefetch_related_objects(page.items, "tags")
+    search = (filters.search or "").strip()
+    if search:
+        # The same matching rules as customer_list(search=...), one indexed query per rule.
+        branches = or_branches(customer_search_filter(search))
+        page = keyset_page_any(qs, branches, after=filters.after, limit=filters.limit)
+    else:
+        page = keyset_page(qs, after=filters.after, limit=filters.limit)
+    tags = _tag_names([c.pk for c in page.items])
     details = can_see_contact_details(user)
-    return {"items": [render_customer(c, contact_details=details) for c in page.items],
+    # The hot path of the API: the page is serialized straight to JSON instead of being
+    # validated item by item through the schema (that tripled the time of a page). The tests
+    # check this output against CustomerPageOut, which stays the documented contract.
+    body = {"items": [render_customer(c, contact_details=details, tags=tags.get(c.pk, []))
+                      for c in page.items],
             "next": page.next_cursor}
+    return JsonResponse(body)
+
+
+def _tag_names(customer_ids: list[int]) -> dict[int, list[str]]:
+    """Tag names per customer for one page, in one query (lighter than prefetch_related)."""
+    through = Customer.tags.through
+    out: dict[int, list[str]] = {}
+    rows = (through.objects.filter(customer_id__in=customer_ids)
+            .order_by("tag__name").values_list("customer_id", "tag__name"))
+    for customer_id, name in rows:
+        out.setdefault(customer_id, []).append(name)
+    return out
 
 
 @router.get("/customers/{customer_id}", response={200: CustomerOut, **ERRORS})
