@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -235,3 +239,20 @@ def test_a_token_is_printed_once_and_only_its_hash_kept(rep1: User) -> None:
     assert _json(["users", "token", "li", "--name", "BI"])["username"] == "li"
     assert _fails(["users", "token", "nobody", "--name", "x"]) == (
         "There is no user named 'nobody'.")
+
+
+def test_the_installed_command_exits_non_zero_with_one_sentence(tmp_path: Path) -> None:
+    # The real entry point (not CliRunner), on its own SQLite file: whatever database the tests
+    # use, this must never touch it.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GUANXI_")}
+    env["GUANXI_DATA_DIR"] = str(tmp_path)
+
+    def guanxi(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "guanxi", *args], capture_output=True,
+                              text=True, env=env, check=False)
+
+    assert guanxi("init").returncode == 0
+    shown = guanxi("customers", "show", "999")
+    assert shown.returncode == 2
+    assert shown.stderr.strip() == "Error: Customer 999 does not exist."
+    assert guanxi("users", "list", "--json").stdout.strip() == "[]"

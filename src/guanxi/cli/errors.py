@@ -9,7 +9,9 @@ from guanxi.core.errors import GuanxiError
 
 def run_app(app: typer.Typer) -> int:
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click *returns* the code of a `typer.Exit(n)` (a command's
+        # own return value otherwise), so it must be passed on, not dropped.
+        rc = app(standalone_mode=False)
     except GuanxiError as exc:
         typer.secho(f"Error: {exc.message}", err=True, fg=typer.colors.RED)
         return 2
@@ -30,4 +32,4 @@ def run_app(app: typer.Typer) -> int:
         if "--debug" in sys.argv:
             raise
         return 1
-    return 0
+    return rc if isinstance(rc, int) else 0
