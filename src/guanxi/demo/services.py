@@ -30,6 +30,7 @@ from guanxi.customers.models import (
     ExternalId,
     ImportantDate,
     Interaction,
+    Kind,
     MemoryNote,
 )
 from guanxi.customers.normalize import name_pinyin
@@ -188,6 +189,8 @@ class _Writer:
         self.customer_ids = np.zeros(company.n, dtype=np.int64)
 
     def at(self, day: int, second: int = 10 * 3600) -> dt.datetime:
+        # Wall-clock arithmetic on an aware datetime: "14:30 on that day" in company time, which
+        # is what a shop's till records (Asia/Shanghai has no DST to skip or repeat an hour).
         return self.midnight[int(day)] + dt.timedelta(seconds=int(second))
 
     def insert(self, phase: str, rows: Sequence[M]) -> None:
@@ -235,7 +238,7 @@ class _Writer:
             pinyin, initials = name_pinyin(c.name[i])
             owner = owners.get(c.owner[i])
             rows.append(Customer(
-                kind="organization" if c.is_org[i] else "person",
+                kind=Kind.ORGANIZATION if c.is_org[i] else Kind.PERSON,
                 name=c.name[i], name_pinyin=pinyin, name_initials=initials,
                 phone=c.phone[i], email=c.email[i], gender=c.gender[i],
                 birthday=c.birthday[i], city=c.city[i], region=c.region[i], country="CN",
