@@ -210,6 +210,19 @@ class TestOrders:
         assert import_orders(path=path, actor=manager).unchanged == 2
 
     @pytest.mark.usefixtures("known_customers")
+    @pytest.mark.usefixtures("known_customers")
+    def test_progress_is_reported_and_recorded(self, manager: User, tmp_path: Path) -> None:
+        path = write_csv(tmp_path / "orders.csv", orders_rows())
+        seen: list[tuple[int, int]] = []
+        result = import_orders(path=path, actor=manager, chunk_size=2,
+                               progress=lambda done, total: seen.append((done, total)))
+        size = path.stat().st_size
+        assert seen[-1] == (size, size)
+        assert len(seen) >= 3  # after each chunk, and at the end
+        run = ImportRun.objects.get(pk=result.run_id)
+        assert (run.progress, run.status, run.created) == (1.0, ImportStatus.SUCCEEDED, 4)
+
+    @pytest.mark.usefixtures("known_customers")
     def test_dry_run_validates_and_writes_nothing(self, manager: User, tmp_path: Path) -> None:
         rows = [*orders_rows(), ["A9", "C404", "2024-13-01", "abc", "1", ""]]
         path = write_csv(tmp_path / "orders.csv", rows)

@@ -736,7 +736,9 @@ class _OrderImport(_Import):
             pk, _ext, s_cid, s_placed, s_status, s_total, s_currency, s_channel = s
             mine = {"customer_external_id": cid,
                     "placed_at": order.placed_at,
-                    "status": order.final_status, "amount": order.total,
+                    "status": order.final_status if order.status or order.total < 0
+                    else s_status,
+                    "amount": order.total,
                     "currency": order.currency, "channel": order.channel or s_channel}
             theirs = {"customer_external_id": s_cid, "placed_at": _stored_datetime(s_placed),
                       "status": s_status,
