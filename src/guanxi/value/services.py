@@ -90,7 +90,7 @@ def _score_rows(run_id: int, scores: Scores, prospects: npt.NDArray[np.int64],
         scores.rfm_m.tolist(), scores.rfm_segment.tolist(),
     ]
     yield from zip(*columns, strict=True)
-    empty = (None,) * 15
+    empty = (None,) * 14  # x .. last_purchase_at
     for cid in prospects.tolist():
         yield (run_id, cid, LifecycleStage.PROSPECT.value, *empty, "", None, None, None, "")
 
@@ -102,8 +102,10 @@ def _insert_scores(rows: Iterator[tuple[Any, ...]], total: int, chunk_size: int,
     done = 0
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # COPY is several times faster than INSERT for a million rows.
-            with cursor.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+            # COPY is several times faster than INSERT for a million rows. It is one statement:
+            # the atomic block makes a failure mid-stream roll back to a clean connection.
+            with transaction.atomic(), cursor.cursor.copy(
+                    f"COPY {table} ({cols}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
                     done += 1
@@ -163,7 +165,7 @@ def _swap_in(run: ScoreRun, *, cfg: ValueSettings, now: dt.datetime) -> None:
                 f" next_purchase_on = s.expected_next_purchase, rfm_segment = s.rfm_segment,"
                 f" rfm_score = {rfm}, scored_at = %s, last_purchase_at = s.last_purchase_at"
                 f" FROM {scores} s WHERE s.run_id = %s AND s.customer_id = {customers}.id",
-                [now, run.pk],
+                [connection.ops.adapt_datetimefield_value(now), run.pk],
             )
 
 
@@ -251,7 +253,8 @@ def score_all(
         total = len(scores) + len(prospects)
         _insert_scores(_score_rows(run.pk, scores, prospects, last_epoch), total,
                        cfg.chunk_size, progress)
-        clv = np.nan_to_num(scores.clv, nan=0.0)
+        # Equity is the sum of the stored (rounded) CLVs, so the two always add up.
+        clv = np.round(np.nan_to_num(scores.clv, nan=0.0), 2)
         run.models_info = info
         run.n_customers = total
         run.n_buyers = len(scores)
