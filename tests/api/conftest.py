@@ -33,6 +33,9 @@ class ApiClient:
     def post(self, path: str, body: Any) -> Any:
         return self._send("post", path, body)
 
+    def put(self, path: str, body: Any) -> Any:
+        return self._send("put", path, body)
+
     def patch(self, path: str, body: Any) -> Any:
         return self._send("patch", path, body)
 

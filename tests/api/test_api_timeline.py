@@ -203,3 +203,26 @@ def test_an_unknown_channel_is_refused(api_as: ApiAs, rep1: User,
     assert response.status_code == 422
     assert (response.json()["code"], response.json()["field"]) == ("validation_error",
                                                                     "channel")
+
+
+def test_consent_is_granted_withdrawn_and_listed(api_as: ApiAs, rep1: User, analyst: User,
+                                                 li_customers: list[Customer]) -> None:
+    customer = li_customers[0]
+    client = api_as(rep1)
+    url = f"/customers/{customer.pk}/consents"
+    granted = client.put(url, {"channel": "sms", "purpose": "marketing", "granted": True,
+                               "evidence": "signed form 2025-03-01"})
+    assert granted.status_code == 200
+    assert granted.json()["granted"] is True
+    withdrawn = client.put(url, {"channel": "sms", "purpose": "marketing", "granted": False})
+    assert withdrawn.json()["granted"] is False
+    listed = api_as(analyst).get(url).json()
+    assert [(c["channel"], c["purpose"], c["granted"]) for c in listed] == [
+        ("sms", "marketing", False)]
+    assert CustomerEvent.objects.filter(customer=customer,
+                                        type=EventType.CONSENT_CHANGED).count() == 2
+    refused = api_as(analyst).put(url, {"channel": "sms", "purpose": "marketing",
+                                        "granted": True})
+    assert refused.status_code == 403
+    bad = client.put(url, {"channel": "fax", "purpose": "marketing", "granted": True})
+    assert (bad.status_code, bad.json()["field"]) == (422, "channel")

@@ -16,6 +16,8 @@ from pydantic import ConfigDict, Field
 
 from guanxi.customers.models import (
     Channel,
+    ConsentChannel,
+    ConsentPurpose,
     Direction,
     Gender,
     IncomeBand,
@@ -214,3 +216,22 @@ class TokenCreatedOut(TokenOut):
 
 class TokenIn(_Input):
     name: str = Field(..., min_length=1, max_length=100)
+
+
+# --- consent -------------------------------------------------------------------------------
+
+
+class ConsentOut(Schema):
+    channel: str
+    purpose: str
+    granted: bool
+    recorded_at: dt.datetime
+    source: str
+
+
+class ConsentIn(_Input):
+    channel: ConsentChannel
+    purpose: ConsentPurpose
+    granted: bool
+    source: str = Field("api", max_length=64)
+    evidence: str = Field("", max_length=10000)

@@ -3,7 +3,7 @@
 from django.urls import URLPattern, path, re_path
 from ninja import NinjaAPI
 
-from guanxi.api import customers, interactions, notes, orders, tokens
+from guanxi.api import consents, customers, interactions, notes, orders, tokens
 from guanxi.api.auth import AUTH
 from guanxi.api.docs import LocalSwagger, docs_asset
 from guanxi.api.errors import install_error_handlers, json_method_not_allowed, unknown_endpoint
@@ -26,6 +26,7 @@ install_error_handlers(api)
 api.add_router("/", customers.router)
 api.add_router("/", notes.router)
 api.add_router("/", interactions.router)
+api.add_router("/", consents.router)
 api.add_router("/", orders.router)
 api.add_router("/", tokens.router)
 
