@@ -108,7 +108,8 @@ def test_clv_and_tiers_on_cdnow(
     clv = customer_lifetime_value(bgnbd, gamma_gamma, s.x, s.t_x, s.T, s.monetary,
                                   horizon=52, margin=0.3)
     assert clv.shape == (2357,)
-    assert np.all(np.isfinite(clv)) and np.all(clv > 0)
+    assert np.all(np.isfinite(clv))
+    assert np.all(clv > 0)
     tiers = value_tiers(clv)
     counts = {name: int(np.count_nonzero(tiers == name)) for name in np.unique(tiers)}
     # 1% / 4% / 15% of 2,357, rounded to whole customers: 24, 118 and 471 cumulative.

@@ -63,7 +63,8 @@ def test_one_time_buyer_has_zero_monetary_and_undefined_intervals() -> None:
     assert s.t_x.tolist() == [0.0]
     assert s.T.tolist() == [14.0]
     assert s.monetary.tolist() == [0.0]
-    assert np.isnan(s.mean_interval_days[0]) and np.isnan(s.std_interval_days[0])
+    assert np.isnan(s.mean_interval_days[0])
+    assert np.isnan(s.std_interval_days[0])
 
 
 def test_holdout_counts_purchase_days_after_calibration_and_drops_later_newcomers() -> None:
@@ -77,9 +78,12 @@ def test_holdout_counts_purchase_days_after_calibration_and_drops_later_newcomer
     )
     # Then only Li is summarized; the March purchase is past the holdout.
     assert s.customer.tolist() == [1]
-    assert s.x_holdout is not None and s.x_holdout.tolist() == [1]
-    assert s.spend_holdout is not None and s.spend_holdout.tolist() == [10.0]
-    assert s.holdout_length is not None and s.holdout_length.tolist() == [4.0]
+    assert s.x_holdout is not None
+    assert s.x_holdout.tolist() == [1]
+    assert s.spend_holdout is not None
+    assert s.spend_holdout.tolist() == [10.0]
+    assert s.holdout_length is not None
+    assert s.holdout_length.tolist() == [4.0]
 
 
 def test_observation_start_ignores_older_lines() -> None:
@@ -133,7 +137,8 @@ def test_no_customer_in_calibration_gives_an_empty_summary() -> None:
     s = summarize_transactions([1], days("1998-01-01"), [1.0], calibration_end="1997-01-01",
                                holdout_end="1999-01-01")
     assert len(s) == 0
-    assert s.x_holdout is not None and s.x_holdout.size == 0
+    assert s.x_holdout is not None
+    assert s.x_holdout.size == 0
 
 
 # --- exact merging -------------------------------------------------------------------------

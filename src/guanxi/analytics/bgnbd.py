@@ -168,8 +168,7 @@ def _future_purchases_if_alive(
     singularity at a = 1, ``exprel`` keeps the first part accurate for tiny t, and no term
     ever needs Gamma(x). The series converges geometrically in z; the rare values with z
     near 1 (horizons far beyond the customer's history) that have not converged after
-    ``_MAX_SERIES_TERMS`` terms are finished by ``scipy.special.hyp2f1``, which uses the
-    1 - z transformations there and is accurate because its parameters are now moderate.
+    ``_MAX_SERIES_TERMS`` terms go to ``_far_horizon``.
     """
     r, alpha, a, b = params
     t, x, T = np.broadcast_arrays(t, x, T)
@@ -178,8 +177,12 @@ def _future_purchases_if_alive(
     log_1mz = -np.log1p(t / (alpha + T))
     z = -np.expm1(log_1mz)
     lead = -C * log_1mz * exprel(B * log_1mz)
-    series = _euler_series(A, B, C, z)
-    return np.asarray(lead - np.exp(B * log_1mz) * series, dtype=np.float64)
+    series, slow = _euler_series(A, B, C, z)
+    result = np.asarray(lead - np.exp(B * log_1mz) * series, dtype=np.float64)
+    if slow.size:
+        flat = result.reshape(-1)  # a view: result is a fresh contiguous array
+        flat[slow] = _far_horizon(t.ravel()[slow], x.ravel()[slow], T.ravel()[slow], params)
+    return result
 
 
 def _future_purchases_if_alive_grid(
@@ -223,11 +226,14 @@ def _future_purchases_if_alive_grid(
     ).reshape(shape)
 
 
-def _euler_series(A: float, B: float, C: FloatArray, z: FloatArray) -> FloatArray:
+def _euler_series(
+    A: float, B: float, C: FloatArray, z: FloatArray
+) -> tuple[FloatArray, npt.NDArray[np.intp]]:
     """``C (2F1(A, B; C; z) - 1) / B`` by its power series, vectorized over C and z.
 
     Only the values not yet converged stay in the working arrays, so the cost is set by the
-    slowest few values, not by the number of customers times the longest series.
+    slowest few values, not by the number of customers times the longest series. Returns
+    the sums and the flat indices of the values that did not converge (left as NaN).
     """
     flat_c, flat_z = C.ravel(), z.ravel()
     total = A * flat_z
@@ -251,21 +257,48 @@ def _euler_series(A: float, B: float, C: FloatArray, z: FloatArray) -> FloatArra
             total[active[done]] = acc[done]
             keep = ~done
             active, term, acc, ca, za = active[keep], term[keep], acc[keep], ca[keep], za[keep]
-    if active.size:
-        total[active] = _euler_series_scipy(A, B, ca, za)
-    return total.reshape(C.shape)
+    total[active] = np.nan
+    return total.reshape(C.shape), active
 
 
-def _euler_series_scipy(A: float, B: float, C: FloatArray, z: FloatArray) -> FloatArray:
-    """The same quantity from ``hyp2f1``, for z so close to 1 that the series is too slow.
+def _far_horizon(t: FloatArray, x: FloatArray, T: FloatArray, params: FloatArray) -> FloatArray:
+    """``_future_purchases_if_alive`` for z so close to 1 that the power series is too slow.
 
-    ``(F - 1) / B`` loses digits when B = a - 1 is tiny; there we average the values at
-    B +/- 1e-6, which is exact to O(1e-12) because the quantity is smooth in B.
+    There ``scipy.special.hyp2f1`` is the right tool: it switches to the 1 - z connection
+    formulas (Abramowitz & Stegun 15.3.6), which converge fast near z = 1, and after Euler's
+    transformation its parameters are moderate. We evaluate ``C/B [1 - (1-z)^B F]``
+    directly: for z near 1 the power (1-z)^B is far from 1 unless B is, so nothing cancels.
+
+    Those formulas have removable singularities where d = C - A - B = x + r - a + 1 is an
+    integer (the two terms have poles that cancel; scipy returns NaN on the exact integer,
+    which happens whenever a - r is a whole number), and our form has one at B = 0 or C = 0.
+    The expectation itself is smooth in ``a`` there, so within 1e-5 of such a point we take
+    symmetric averages at ``a +/- h`` and ``a +/- 2h`` (h = 2e-5) and extrapolate them to
+    h = 0 (Richardson): the error is O(h^4), and the cancellation at a distance of 1e-5
+    costs about eps / 1e-5 ~ 1e-11.
     """
-    if abs(B) >= 1e-6:
-        return np.asarray(C * (hyp2f1(A, B, C, z) - 1.0) / B, dtype=np.float64)
-    h = 1e-6
-    return 0.5 * (_euler_series_scipy(A, B + h, C, z) + _euler_series_scipy(A, B - h, C, z))
+    r, alpha, a, b = params
+    log_1mz = -np.log1p(t / (alpha + T))
+    z = -np.expm1(log_1mz)
+
+    def at(a_: float) -> FloatArray:
+        B = a_ - 1.0
+        C = a_ + b + x - 1.0
+        F = hyp2f1(a_ + b - 1.0 - r, B, C, z)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            return np.asarray(C / B * (1.0 - np.exp(B * log_1mz) * F), dtype=np.float64)
+
+    d = x + r - a + 1.0
+    C = a + b + x - 1.0
+    risky = (abs(a - 1.0) < 1e-5) | (np.abs(d - np.round(d)) < 1e-5) | (np.abs(C) < 1e-5)
+    value = np.full(t.shape, np.nan) if np.all(risky) else at(a)
+    risky |= ~np.isfinite(value)
+    if np.any(risky):
+        h = 2e-5
+        near = 0.5 * (at(a + h)[risky] + at(a - h)[risky])
+        wide = 0.5 * (at(a + 2 * h)[risky] + at(a - 2 * h)[risky])
+        value[risky] = (4.0 * near - wide) / 3.0  # Richardson: the h^2 errors cancel
+    return value
 
 
 def _log_odds_dropped(

@@ -403,7 +403,7 @@ def _finalize(
     days = part.day[in_cal]
     micro = part.amount_micro[in_cal]
     starts = _group_starts(rows)
-    ends = np.r_[starts[1:], rows.size].astype(np.int64)
+    ends = np.append(starts[1:], rows.size)[: starts.size].astype(np.int64)
     customers = rows[starts]
 
     first, last = days[starts], days[ends - 1]
