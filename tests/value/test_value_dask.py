@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
+from value_story import AS_OF, simulate_crowd
 
 from guanxi.value.conf import ValueSettings
 from guanxi.value.dask_engine import score_partitions_dask, split_by_customer
 from guanxi.value.scoring import Scores
-
-from value_story import AS_OF, simulate_crowd
 
 distributed = pytest.importorskip("distributed")
 
@@ -24,7 +22,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Any]:
     with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                  dashboard_address=None) as local:
+                                  dashboard_address=":0") as local:
         yield local
 
 
@@ -96,10 +94,10 @@ def _rows(qs: Any) -> dict[int, tuple[Any, ...]]:
 
 
 def _populate(rep1: Any, rep2: Any) -> None:
+    from value_story import at
+
     from guanxi.customers.models import Customer
     from guanxi.sales.models import Order
-
-    from value_story import at
 
     crowd = Customer.objects.bulk_create([Customer(name=f"Crowd {i}") for i in range(200)])
     Order.objects.bulk_create([

@@ -11,14 +11,13 @@ from typing import Any
 import pytest
 import time_machine
 from typer.testing import CliRunner
+from value_story import AS_OF, SHANGHAI, Shop, at
 
 from guanxi.customers.models import Customer, CustomerEvent, EventType
 from guanxi.sales.models import OrderStatus
 from guanxi.sales.services import order_create
 from guanxi.value import selectors, services
 from guanxi.value.models import CustomerScore, RunStatus, ScoreRun
-
-from value_story import AS_OF, SHANGHAI, Shop, at
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-"""The shop in our value stories (helpers and the ``shop`` fixture; imported by the tests): a few people we know well, and a crowd to learn rhythms from.
+"""The shop in our value stories: a few people we know well, and a crowd to learn from.
 
 - Li (``rep1``) owns 孙悦 (a prospect who never bought), 周敏 (first purchase ten days before the
   as-of date), and 吴强 (a regular: every three weeks for a year, latest last week).

@@ -8,7 +8,8 @@ setting                default    meaning
 ``time_unit``          ``week``   unit of t_x and T for the models (``week`` or ``day``); weeks
                                   follow the literature and keep the fit well conditioned
 ``model``              ``bgnbd``  the purchase model: ``bgnbd`` (fast, robust) or ``paretonbd``
-``horizon_months``     12         how far ahead CLV looks
+``horizon_months``     12         how far ahead CLV looks; also the furthest expected next
+                                  purchase date we store (a later one is left empty)
 ``margin``             0.30       share of revenue that is profit; CLV is a value of profit
 ``annual_discount``    0.10       yearly discount rate of future profit in CLV
 ``purchases_days``     90         period of the stored "expected purchases" figure

@@ -76,7 +76,7 @@ def _client(scheduler: str | None) -> tuple[Any, Any]:
     if scheduler:
         return Client(scheduler), None  # type: ignore[no-untyped-call]  # untyped library
     cluster = LocalCluster(  # type: ignore[no-untyped-call]  # untyped library
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
     return Client(cluster), cluster  # type: ignore[no-untyped-call]  # untyped library
 
 

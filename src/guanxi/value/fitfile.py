@@ -39,12 +39,13 @@ def fit_file(
 ) -> dict[str, Any]:
     """Fit the named models and return the report that ``--json`` prints."""
     from guanxi import analytics
+    from guanxi.analytics.paretonbd import ParetoNBD
 
     models = models or ["bgnbd", "gammagamma"]
     tx = read_transactions(path, fmt)  # type: ignore[arg-type]
-    summary = analytics.summarize_transactions(
-        tx.customer, tx.day, tx.amount, calibration_end=calibration_end,
-        holdout_end=holdout_end, time_unit=time_unit)
+    partial = analytics.PartialSummary.from_transactions(tx.customer, tx.day, tx.amount)
+    summary = partial.finalize(calibration_end=calibration_end, holdout_end=holdout_end,
+                               time_unit=time_unit)
     x = np.asarray(summary.x, dtype=np.float64)
     t_x = np.asarray(summary.t_x, dtype=np.float64)
     T = np.asarray(summary.T, dtype=np.float64)
@@ -56,22 +57,24 @@ def fit_file(
                     "repeat_purchases": int(x.sum())},
         "models": {},
     }
-    if holdout_end is not None:
-        report["summary"]["holdout_purchases"] = int(np.sum(summary.x_holdout))
+    holdout_actual: int | None = None
+    if summary.x_holdout is not None:
+        holdout_actual = int(np.sum(summary.x_holdout))
+        report["summary"]["holdout_purchases"] = holdout_actual
     fitted: dict[str, Any] = {}
     for name in models:
         if name == "gammagamma":
             repeat = (x > 0) & (m > 0)
             model: Any = analytics.GammaGamma().fit(x[repeat], m[repeat])
         else:
-            model = (analytics.BGNBD() if name == "bgnbd" else analytics.ParetoNBD()).fit(
+            model = (analytics.BGNBD() if name == "bgnbd" else ParetoNBD()).fit(
                 x, t_x, T)
         fitted[name] = model
         info = describe_model(model)
         if holdout_end is not None and name != "gammagamma":
             length = np.asarray(summary.holdout_length, dtype=np.float64)
             predicted = model.expected_purchases(length, x, t_x, T)
-            info["holdout"] = {"actual": int(np.sum(summary.x_holdout)),
+            info["holdout"] = {"actual": holdout_actual,
                                "predicted": _float(np.sum(predicted))}
         report["models"][name] = info
     transaction_name = next((n for n in models if n != "gammagamma"), None)
@@ -85,9 +88,15 @@ def fit_file(
         _write_out(out, scores, tx.labels)
         report["out"] = str(out)
     if plot is not None and transaction_name is not None and holdout_end is not None:
-        curve = analytics.tracking_curve(fitted[transaction_name], tx.customer, tx.day,
-                                         calibration_end=calibration_end,
-                                         holdout_end=holdout_end, time_unit=time_unit)
+        unit = 7 if time_unit == "week" else 1
+        origin = tx.day.min()
+        offsets, times = partial.tracking_inputs(origin=origin, end=holdout_end,
+                                                 time_unit=time_unit)
+        curve = analytics.tracking_curve(
+            fitted[transaction_name], offsets, times,
+            end=float((np.datetime64(holdout_end, "D") - origin).astype(int)) / unit,
+            calibration_end=float((np.datetime64(calibration_end, "D") - origin).astype(int))
+            / unit)
         analytics.plot_tracking(curve, plot)
         report["plot"] = str(plot)
     return report

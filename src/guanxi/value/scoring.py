@@ -81,8 +81,9 @@ class Scores(ModelScores):
 
 def _transaction_model(cfg: ValueSettings) -> Any:
     from guanxi import analytics
+    from guanxi.analytics.paretonbd import ParetoNBD
 
-    return analytics.BGNBD() if cfg.model == "bgnbd" else analytics.ParetoNBD()
+    return analytics.BGNBD() if cfg.model == "bgnbd" else ParetoNBD()
 
 
 def _plain(value: Any) -> Any:
@@ -148,7 +149,10 @@ def score_part(summary: Any, fitted: FittedModels, cfg: ValueSettings,
     wait = np.asarray(model.expected_time_to_next_purchase(x, t_x, T), dtype=np.float64)
     as_of_day = np.datetime64(as_of, "D")
     next_purchase = np.full(len(x), np.datetime64("NaT"), dtype="datetime64[D]")
-    known = np.isfinite(wait)
+    # No date when the model has none (P(alive) < 0.5) or when the expected wait runs past
+    # the CLV horizon: a one-time buyer's mean wait can be years — not a date to act on.
+    horizon_days = cfg.horizon_months * 365.25 / 12
+    known = np.isfinite(wait) & (wait * unit <= horizon_days)
     # Round up: "in 2.3 days" means the third day from now, never today.
     next_purchase[known] = as_of_day + np.ceil(wait[known] * unit).astype("timedelta64[D]")
     m_for_model = np.where(np.isfinite(monetary) & (monetary > 0), monetary, 0.0)
@@ -156,7 +160,7 @@ def score_part(summary: Any, fitted: FittedModels, cfg: ValueSettings,
         spend = np.asarray(fitted.spend_model.expected_spend(x, m_for_model), dtype=np.float64)
         clv = np.asarray(analytics.customer_lifetime_value(
             model, fitted.spend_model, x, t_x, T, m_for_model,
-            horizon=cfg.horizon_months, margin=cfg.margin,
+            horizon=cfg.horizon_months * (365.25 / 12) / unit, margin=cfg.margin,
             annual_discount_rate=cfg.annual_discount, time_unit=cfg.time_unit,
         ), dtype=np.float64)
     else:
