@@ -10,6 +10,8 @@ from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
+from django.http import StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.test import Client
 from django.urls import reverse
 from openpyxl import load_workbook
@@ -20,6 +22,12 @@ from guanxi.customers.services import customer_create
 from guanxi.web import selectors
 
 ClientFor = Callable[[User], Client]
+
+
+def _csv(response: HttpResponseBase) -> list[list[str]]:
+    assert isinstance(response, StreamingHttpResponse)
+    body = b"".join(response.streaming_content).decode("utf-8-sig")  # type: ignore[arg-type]
+    return list(csv.reader(io.StringIO(body)))
 
 
 def _names(html: str) -> list[str]:
@@ -196,7 +204,7 @@ def test_export_csv_obeys_the_contact_details_rule(
     Customer.objects.filter(pk=zhang_wei.pk).update(city="=cmd|calc")
     rep_csv = client_for(rep1).post(reverse("customer_bulk"),
                                     {"action": "export_csv", "ids": [zhang_wei.pk]})
-    rows = list(csv.reader(io.StringIO(rep_csv.content.decode("utf-8-sig"))))
+    rows = _csv(rep_csv)
     assert rows[0][:4] == ["id", "name", "phone", "e-mail"]
     assert rows[1][:4] == [str(zhang_wei.pk), "张伟", "+8613800138000", "zhangwei@example.cn"]
     # A value that a spreadsheet would run as a formula is quoted
@@ -204,8 +212,9 @@ def test_export_csv_obeys_the_contact_details_rule(
 
     analyst_csv = client_for(analyst).post(reverse("customer_bulk"),
                                            {"action": "export_csv", "ids": [zhang_wei.pk]})
-    text = analyst_csv.content.decode("utf-8-sig")
-    assert "phone" not in text.splitlines()[0]
+    analyst_rows = _csv(analyst_csv)
+    text = str(analyst_rows)
+    assert "phone" not in analyst_rows[0]
     assert "+8613800138000" not in text
     assert "zhangwei@example.cn" not in text
 
@@ -260,3 +269,33 @@ def test_an_agent_cannot_reassign(agent: User, rep2: User, zhang_wei: Customer,
     assert response.status_code == 422  # no owner is offered to an agent
     zhang_wei.refresh_from_db()
     assert zhang_wei.owner != rep2
+
+
+def test_exporting_the_whole_filtered_list(
+    rep1: User, analyst: User, zhang_wei: Customer, liu_yang: Customer, client_for: ClientFor
+) -> None:
+    customer_create(actor=rep1, name="李娜", city="杭州", owner=rep1)
+    # Li exports the Shanghai customers: only his own, only Shanghai
+    rows = _csv(client_for(rep1).get(reverse("customer_export", args=["csv"]), {"city": "上海"}))
+    assert [r[1] for r in rows[1:]] == ["张伟"]
+    # Chen exports everyone, without contact details
+    rows = _csv(client_for(analyst).get(reverse("customer_export", args=["csv"])))
+    assert sorted(r[1] for r in rows[1:]) == ["刘洋", "张伟", "李娜"]
+    assert "e-mail" not in rows[0]
+    # The Excel file holds the same rows
+    book = client_for(rep1).get(reverse("customer_export", args=["xlsx"]))
+    sheet = load_workbook(io.BytesIO(book.content)).active
+    assert sheet is not None
+    assert sorted(r[1] for r in list(sheet.iter_rows(values_only=True))[1:]) == ["张伟", "李娜"]
+
+
+def test_an_excel_export_too_large_is_refused(
+    rep1: User, zhang_wei: Customer, client_for: ClientFor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from guanxi.web import exports
+
+    customer_create(actor=rep1, name="李娜", owner=rep1)
+    monkeypatch.setattr(exports, "XLSX_MAX_ROWS", 1)
+    response = client_for(rep1).get(reverse("customer_export", args=["xlsx"]))
+    assert response.status_code == 422
+    assert client_for(rep1).get(reverse("customer_export", args=["pdf"])).status_code == 404

@@ -10,6 +10,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("customers/", views.customer_list, name="customer_list"),
     path("customers/bulk/", views.customer_bulk, name="customer_bulk"),
+    path("customers/export.<str:fmt>", views.customer_export, name="customer_export"),
     path("customers/<int:customer_id>/", views.customer_detail, name="customer_detail"),
     path("customers/<int:customer_id>/timeline/", views.customer_timeline,
          name="customer_timeline"),

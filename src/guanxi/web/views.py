@@ -7,10 +7,7 @@ Access is decided by ``guanxi.customers.selectors`` alone: a customer the user m
 
 from __future__ import annotations
 
-import csv
-import io
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -23,9 +20,9 @@ from django.http import (
     HttpResponseForbidden,
     HttpResponseRedirect,
 )
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -39,7 +36,7 @@ from guanxi.customers.selectors import (
     can_see_contact_details,
     customers_visible,
 )
-from guanxi.web import selectors
+from guanxi.web import exports, selectors
 from guanxi.web.forms import BulkForm, InteractionForm, ListFilterForm, NoteForm
 
 F = TypeVar("F", bound=Callable[..., HttpResponse])
@@ -68,6 +65,13 @@ def guanxi_errors(view: F) -> F:
 
 def _is_htmx(request: HttpRequest) -> bool:
     return bool(getattr(request, "htmx", False))
+
+
+def _wants_fragment(request: HttpRequest) -> bool:
+    """An htmx swap wants a fragment; a history restore (back button after htmx's cache
+    expired) wants the whole page again."""
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx) and not getattr(htmx, "history_restore_request", False)
 
 
 @login_required
@@ -101,76 +105,35 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         "bulk_owners": selectors.assignable_owners(user=user),
         "can_tag": selectors.may_change_some_customers(user=user),
     }
-    template = "web/customers/_results.html" if _is_htmx(request) else "web/customers/list.html"
+    template = ("web/customers/_results.html" if _wants_fragment(request)
+                else "web/customers/list.html")
     return render(request, template, context)
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_E164 = re.compile(r"^\+\d{6,15}$")
-
-
-def _cell(value: Any) -> Any:
-    """A cell value safe to open in a spreadsheet: text starting like a formula is quoted."""
-    if value is None:
-        return ""
-    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _E164.match(value):
-        return "'" + value
-    return value
-
-
-def _export_rows(user: User, customers: Iterable[Customer]) -> tuple[list[str], list[list[Any]]]:
-    contact = can_see_contact_details(user)
-    header = [_("id"), _("name")]
-    if contact:
-        header += [_("phone"), _("e-mail")]
-    header += [_("city"), _("owner"), _("lifecycle stage"), _("value tier"), _("RFM segment"),
-               _("lifetime value"), _("last purchase")]
-    rows: list[list[Any]] = []
-    for c in customers:
-        row: list[Any] = [c.pk, c.name]
-        if contact:
-            row += [c.phone, c.email]
-        last = (timezone.localtime(c.last_purchase_at).date().isoformat()
-                if c.last_purchase_at else "")
-        row += [c.city, c.owner.username if c.owner else "", c.get_lifecycle_stage_display(),
-                c.get_value_tier_display(), c.rfm_segment,
-                "" if c.clv is None else str(c.clv), last]
-        rows.append([_cell(v) for v in row])
-    return [str(h) for h in header], rows
-
-
-def _export(user: User, customers: list[Customer], fmt: str) -> HttpResponse:
-    header, rows = _export_rows(user, customers)
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+@login_required
+@require_GET
+def customer_export(request: HttpRequest, fmt: str) -> HttpResponseBase:
+    """Export every customer of the current list (its filters), within the user's rights."""
+    user = _user(request)
+    form = ListFilterForm(request.GET or None, owners=selectors.owner_choices(user=user))
+    form.is_valid()
+    qs = (selectors.customers_filtered(user=user, filters=form.filters())
+          .select_related("owner").order_by("pk"))
     if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        writer.writerow(header)
-        writer.writerows(rows)
-        # The BOM makes Excel read the UTF-8 Chinese names correctly.
-        response = HttpResponse("\ufeff" + buf.getvalue(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="customers-{stamp}.csv"'
-        return response
-    from openpyxl import Workbook
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("customers")
-    sheet.append(header)
-    for row in rows:
-        sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    response = HttpResponse(
-        out.getvalue(),
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    )
-    response["Content-Disposition"] = f'attachment; filename="customers-{stamp}.xlsx"'
-    return response
+        return exports.csv_response(user, qs.iterator(chunk_size=2000))
+    if fmt != "xlsx":
+        raise Http404(_("Unknown export format."))
+    if qs[: exports.XLSX_MAX_ROWS + 1].count() > exports.XLSX_MAX_ROWS:
+        return HttpResponse(
+            _("More than %(max)s customers: narrow the list or export CSV instead.")
+            % {"max": f"{exports.XLSX_MAX_ROWS:,}"},
+            status=422, content_type="text/plain; charset=utf-8")
+    return exports.xlsx_response(user, qs.iterator(chunk_size=2000))
 
 
 @login_required
 @require_POST
-def customer_bulk(request: HttpRequest) -> HttpResponse:
+def customer_bulk(request: HttpRequest) -> HttpResponseBase:
     """Assign an owner to, tag, or export the selected customers — only those the user may see."""
     user = _user(request)
     owners = selectors.assignable_owners(user=user)
@@ -184,8 +147,10 @@ def customer_bulk(request: HttpRequest) -> HttpResponse:
         # One of the ids is someone else's customer (or gone): refuse the whole request.
         raise Http404(_("Some of the selected customers do not exist."))
     action = form.cleaned_data["action"]
-    if action in ("export_csv", "export_xlsx"):
-        return _export(user, customers, "csv" if action == "export_csv" else "xlsx")
+    if action == "export_csv":
+        return exports.csv_response(user, customers)
+    if action == "export_xlsx":
+        return exports.xlsx_response(user, customers)
     if not all(can_change_customer(user, c) for c in customers):
         return HttpResponseForbidden(_("You may not change these customers."))
     # All or nothing: half a team reassigned (or tagged) is worse than none.
