@@ -565,8 +565,16 @@ def _select(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         return list(cursor.fetchall())
 
 
-def _in(values: list[Any]) -> str:
-    return ", ".join(["%s"] * len(values))
+def _in(values: list[Any]) -> tuple[str, list[Any]]:
+    """``IN (...)`` for thousands of values with one parameter and one fixed SQL text.
+
+    A fixed text matters: SQLite's driver caches prepared statements by text, and a
+    differently long ``IN (%s, %s, ...)`` per chunk filled that cache with huge statements,
+    so memory grew with the file instead of staying flat.
+    """
+    if connection.vendor == "postgresql":
+        return "= ANY(%s)", [values]
+    return "IN (SELECT value FROM json_each(%s))", [json.dumps(values)]
 
 
 class _OrderImport(_Import):
@@ -587,8 +595,9 @@ class _OrderImport(_Import):
         if not wanted:
             return {}
         table = connection.ops.quote_name(ExternalId._meta.db_table)
+        match, params = _in(wanted)
         return dict(_select(f"SELECT value, customer_id FROM {table} WHERE source = %s "
-                            f"AND value IN ({_in(wanted)})", [self.source_system, *wanted]))
+                            f"AND value {match}", [self.source_system, *params]))
 
     def group(self, chunk: list[tuple[int, Row]]) -> dict[str, _Order]:
         """Parse the rows into orders: one per order number; rows sharing it are its lines."""
@@ -670,29 +679,32 @@ class _OrderImport(_Import):
         if not skus:
             return {}
         table = connection.ops.quote_name(Product._meta.db_table)
-        sql = f"SELECT sku, id FROM {table} WHERE sku IN ({_in(skus)})"
-        products: dict[str, int] = dict(_select(sql, skus))
+        match, params = _in(skus)
+        sql = f"SELECT sku, id FROM {table} WHERE sku {match}"
+        products: dict[str, int] = dict(_select(sql, params))
         if len(products) < len(skus):
             Product.objects.bulk_create(
                 [Product(sku=s, name=s, currency=self.default_currency)
                  for s in sorted(set(skus) - products.keys())], ignore_conflicts=True)
-            products = dict(_select(sql, skus))
+            products = dict(_select(sql, params))
         return products
 
     def stored(self, orders: dict[str, _Order]) -> tuple[dict[str, tuple[Any, ...]],
                                                           dict[int, list[tuple[Any, ...]]]]:
         exts = list(orders)
         table = connection.ops.quote_name(Order._meta.db_table)
+        match, params = _in(exts)
         stored = {r[1]: r for r in _select(
             f"SELECT id, external_id, customer_id, placed_at, status, total, currency, channel "
-            f"FROM {table} WHERE external_id IN ({_in(exts)})", exts)}
+            f"FROM {table} WHERE external_id {match}", params)}
         lines: dict[int, list[tuple[Any, ...]]] = {}
         if stored:
             ids = [r[0] for r in stored.values()]
             line_table = connection.ops.quote_name(OrderLine._meta.db_table)
+            match, params = _in(ids)
             for oid, pid, qty, amount in _select(
                     f"SELECT order_id, product_id, quantity, amount FROM {line_table} "
-                    f"WHERE order_id IN ({_in(ids)})", ids):
+                    f"WHERE order_id {match}", params):
                 lines.setdefault(oid, []).append((pid, _decimal(qty), _decimal(amount)))
         return stored, lines
 
@@ -786,24 +798,21 @@ class _OrderImport(_Import):
             return
         table = connection.ops.quote_name(Customer._meta.db_table)
         vendor = connection.vendor
-        items = list(latest.items())
+        ids = list(latest)
+        times = [_db_datetime_cached(latest[cid], vendor) for cid in ids]
+        # One parameter per column and a fixed SQL text (see ``_in``).
+        if vendor == "postgresql":
+            source = "unnest(%s::bigint[], %s::timestamptz[]) AS v(cid, at)"
+            params: list[Any] = [ids, times]
+        else:
+            source = ("(SELECT json_extract(value, '$[0]') AS cid, json_extract(value, '$[1]') "
+                      "AS at FROM json_each(%s)) AS v")
+            params = [json.dumps(list(zip(ids, times, strict=True)))]
         with connection.cursor() as cursor:
-            for start in range(0, len(items), 5000):
-                batch = items[start:start + 5000]
-                if vendor == "postgresql":
-                    values = ", ".join(["(%s::bigint, %s::timestamptz)"] * len(batch))
-                else:
-                    values = ", ".join(["(%s, %s)"] * len(batch))
-                params: list[Any] = []
-                for cid, at in batch:
-                    params.extend((cid, _db_datetime_cached(at, vendor)))
-                cursor.execute(
-                    f"UPDATE {table} SET last_purchase_at = v.at "
-                    # VALUES columns are column1, column2 in SQLite and PostgreSQL alike.
-                    f"FROM (SELECT column1 AS cid, column2 AS at FROM (VALUES {values}) AS x) "
-                    "AS v "
-                    f"WHERE {table}.id = v.cid AND ({table}.last_purchase_at IS NULL "
-                    f"OR {table}.last_purchase_at < v.at)", params)
+            cursor.execute(
+                f"UPDATE {table} SET last_purchase_at = v.at FROM {source} "
+                f"WHERE {table}.id = v.cid AND ({table}.last_purchase_at IS NULL "
+                f"OR {table}.last_purchase_at < v.at)", params)
 
     def _line_rows(self, oid: int, order: _Order,
                    products: dict[str, int]) -> Iterator[tuple[Any, ...]]:
