@@ -59,17 +59,25 @@ def maximize_log_likelihood(
             return np.inf, np.zeros_like(theta)
         return value, gradient
 
-    result = minimize(
-        objective,
-        np.log(start),
-        jac=True,
-        method="L-BFGS-B",
-        options={"maxiter": max_iter, "gtol": tol, "ftol": 1e3 * np.finfo(float).eps},
-    )
-    theta = np.asarray(result.x, dtype=np.float64)
+    theta = np.log(start)
+    n_iter = 0
+    # Near a flat optimum the line search can fail ("ABNORMAL") on rounding noise in f while
+    # the gradient is still above tol; a restart from there, with a fresh curvature memory,
+    # nearly always finishes in an iteration or two. Two restarts at most.
+    for _ in range(3):
+        result = minimize(
+            objective,
+            theta,
+            jac=True,
+            method="L-BFGS-B",
+            options={"maxiter": max_iter - n_iter, "gtol": tol,
+                     "ftol": 1e3 * np.finfo(float).eps},
+        )
+        theta = np.asarray(result.x, dtype=np.float64)
+        n_iter += int(result.nit)
+        if result.success or n_iter >= max_iter:
+            break
     _, gradient = objective(theta)
-    # L-BFGS-B also stops when a step no longer lowers the function in floating point, which
-    # at a flat optimum is success in all but name: judge by the gradient we actually reached.
     converged = bool(result.success) or bool(np.max(np.abs(gradient)) <= 10.0 * tol)
     if not converged:
         warnings.warn(
@@ -84,7 +92,7 @@ def maximize_log_likelihood(
         log_likelihood=ll,
         standard_errors=standard_errors(log_likelihood, params),
         converged=converged,
-        n_iter=int(result.nit),
+        n_iter=n_iter,
     )
 
 

@@ -23,7 +23,7 @@ from scipy.special import betaln, digamma, expit, exprel, gammaln, hyp2f1
 
 from . import _validation as v
 from ._fitting import maximize_log_likelihood
-from ._validation import FloatArray
+from ._validation import FloatArray, dot
 from .errors import InvalidInputError, NotFittedError, NotIdentifiableError
 
 __all__ = ["BGNBD"]
@@ -103,7 +103,7 @@ class _Data:
         b_x1 = b + np.maximum(xv, 1.0) - 1.0
         per_x = gammaln(r + xv) - gammaln(r) + r * np.log(alpha) + betaln(a, b + xv) - betaln(a, b)
         rT_weight = r * self.w_by_T + self.wx_by_T  # sum of w (r + x) per distinct T
-        ll = float(self.w_by_x @ per_x - rT_weight @ log_alpha_T)
+        ll = dot(self.w_by_x, per_x) - dot(rT_weight, log_alpha_T)
 
         # log((alpha + T) / (alpha + t_x)) >= 0 of each repeat-buyer row.
         if self.gather:
@@ -116,7 +116,7 @@ class _Data:
         # exp that cannot overflow, reused below for the logistic function (np.logaddexp
         # and scipy's expit would each redo it).
         e = np.exp(-np.abs(delta))
-        ll += float(self.rep_w @ (np.maximum(delta, 0.0) + np.log1p(e)))
+        ll += dot(self.rep_w, np.maximum(delta, 0.0) + np.log1p(e))
 
         # d softplus(delta) = expit(delta) d delta: the probability of having dropped out.
         inv_1pe = 1.0 / (1.0 + e)
@@ -124,25 +124,25 @@ class _Data:
         wsrx = ws * rx
         psi_abx = digamma(a + b + xv)
         grad_r = (
-            self.w_by_x @ (digamma(r + xv) - digamma(r) + np.log(alpha))
-            - self.w_by_T @ log_alpha_T
-            + ws @ log_ratio
+            dot(self.w_by_x, digamma(r + xv) - digamma(r) + np.log(alpha))
+            - dot(self.w_by_T, log_alpha_T)
+            + dot(ws, log_ratio)
         )
         inv_T = 1.0 / (alpha + Tv)
         if self.gather:
             inv_t = 1.0 / (alpha + tv)
             d_ratio = (
-                np.bincount(self.rep_T_code, weights=wsrx, minlength=Tv.size) @ inv_T
-                - np.bincount(self.rep_t_code, weights=wsrx, minlength=tv.size) @ inv_t
+                dot(np.bincount(self.rep_T_code, weights=wsrx, minlength=Tv.size), inv_T)
+                - dot(np.bincount(self.rep_t_code, weights=wsrx, minlength=tv.size), inv_t)
             )
         else:
-            d_ratio = wsrx @ (1.0 / (alpha + self.rep_T) - 1.0 / (alpha + self.rep_t))
-        grad_alpha = self.total_weight * r / alpha - rT_weight @ inv_T + d_ratio
+            d_ratio = dot(wsrx, 1.0 / (alpha + self.rep_T) - 1.0 / (alpha + self.rep_t))
+        grad_alpha = self.total_weight * r / alpha - dot(rT_weight, inv_T) + d_ratio
         # d delta / da = 1/a and d delta / db = -1/(b + x - 1), from delta's log a - log(b+x-1).
-        grad_a = self.w_by_x @ (digamma(a + b) - psi_abx) + ws.sum() / a
-        grad_b = self.w_by_x @ (
-            digamma(b + xv) - digamma(b) + digamma(a + b) - psi_abx
-        ) - np.bincount(self.rep_x_code, weights=ws, minlength=xv.size) @ (1.0 / b_x1)
+        grad_a = dot(self.w_by_x, digamma(a + b) - psi_abx) + ws.sum() / a
+        grad_b = dot(
+            self.w_by_x, digamma(b + xv) - digamma(b) + digamma(a + b) - psi_abx
+        ) - dot(np.bincount(self.rep_x_code, weights=ws, minlength=xv.size), 1.0 / b_x1)
         return ll, np.array([grad_r, grad_alpha, grad_a, grad_b], dtype=np.float64)
 
 
@@ -427,7 +427,7 @@ class BGNBD:
                 "drop-out probability cannot be told apart."
             )
         data = _Data(xf, txf, Tf, None if weights is None else w)
-        mean_rate = float(np.dot(w, xf) / max(float(np.dot(w, Tf)), 1e-12))
+        mean_rate = v.dot(w, xf) / max(v.dot(w, Tf), 1e-12)
         # Start from a Gamma with shape 1 and the observed mean repeat-purchase rate, and a
         # uniform Beta: the same basin as the literature's estimates for every time unit.
         start = np.array([1.0, 1.0 / max(mean_rate, 1e-12), 1.0, 1.0])

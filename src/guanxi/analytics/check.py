@@ -226,7 +226,7 @@ def tracking_curve(
     starts, counts = np.unique(offsets, return_counts=True)
     elapsed = np.maximum(grid[:, None] - starts[None, :], 0.0)
     per_start = np.asarray(model.expected_purchases_new(elapsed), dtype=np.float64)
-    expected = per_start @ counts.astype(np.float64)
+    expected = np.einsum("ks,s->k", per_start, counts.astype(np.float64))
     return TrackingCurve(time=grid, actual=actual, expected=expected,
                          calibration_end=calibration_end)
 

@@ -135,7 +135,8 @@ def customer_lifetime_value(
     midpoint_years = 0.5 * (edges[:-1] + edges[1:]) * unit_days / DAYS_PER_YEAR
     # (1 + d)^(-t) as exp(-t log1p(d)): exact for small d and no overflow for long horizons.
     discount = np.exp(-midpoint_years * math.log1p(annual_discount_rate))
-    present_purchases = np.tensordot(discount, per_step, axes=(0, 0))
+    # einsum, not tensordot: no BLAS thread pool (see _validation.dot).
+    present_purchases = np.einsum("k,k...->...", discount, per_step)
     spend = np.asarray(spend_model.expected_spend(x, m), dtype=np.float64)
     return np.asarray(margin * spend * present_purchases, dtype=np.float64)
 

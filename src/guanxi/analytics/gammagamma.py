@@ -24,7 +24,7 @@ from scipy.special import digamma, gammaln
 
 from . import _validation as v
 from ._fitting import maximize_log_likelihood
-from ._validation import FloatArray
+from ._validation import FloatArray, dot
 from .errors import InvalidInputError, NotFittedError, NotIdentifiableError
 
 __all__ = ["GammaGamma"]
@@ -42,8 +42,8 @@ class _Data:
         self.wx = w * x
         self.total_weight = float(w.sum())
         # Parameter-free pieces of the log-density, summed once.
-        self.sum_wx_log_xm = float(np.dot(self.wx, np.log(x * m)))
-        self.sum_w_log_m = float(np.dot(w, np.log(m)))
+        self.sum_wx_log_xm = dot(self.wx, np.log(x * m))
+        self.sum_w_log_m = dot(w, np.log(m))
 
     def log_likelihood(self, params: FloatArray) -> tuple[float, FloatArray]:
         """Total log-likelihood and its gradient in (p, q, gamma).
@@ -61,24 +61,24 @@ class _Data:
         log_gx = np.log(gamma + self.m * self.x)
         per_x = gammaln(p * xv + q) - gammaln(p * xv) - gammaln(q) + q * np.log(gamma)
         ll = (
-            float(np.dot(self.w_by_x, per_x))
+            dot(self.w_by_x, per_x)
             + p * self.sum_wx_log_xm
             - self.sum_w_log_m
-            - float(np.dot(self.w * (p * self.x + q), log_gx))
+            - dot(self.w * (p * self.x + q), log_gx)
         )
         psi_pxq = digamma(p * xv + q)
         grad_p = (
-            float(np.dot(self.w_by_x, xv * (psi_pxq - digamma(p * xv))))
+            dot(self.w_by_x, xv * (psi_pxq - digamma(p * xv)))
             + self.sum_wx_log_xm
-            - float(np.dot(self.wx, log_gx))
+            - dot(self.wx, log_gx)
         )
         grad_q = (
-            float(np.dot(self.w_by_x, psi_pxq - digamma(q)))
+            dot(self.w_by_x, psi_pxq - digamma(q))
             + self.total_weight * np.log(gamma)
-            - float(np.dot(self.w, log_gx))
+            - dot(self.w, log_gx)
         )
-        grad_gamma = self.total_weight * q / gamma - float(
-            np.dot(self.w, (p * self.x + q) / (gamma + self.m * self.x))
+        grad_gamma = self.total_weight * q / gamma - dot(
+            self.w, (p * self.x + q) / (gamma + self.m * self.x)
         )
         return ll, np.array([grad_p, grad_q, grad_gamma])
 

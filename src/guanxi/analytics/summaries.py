@@ -256,7 +256,7 @@ class PartialSummary:
         micro = np.rint(money * _MICRO).astype(np.int64)
         if ids.size == 0:
             return _empty_partial(ids.dtype)
-        return _collapse_lines(ids, days, micro, np.ones(ids.size, dtype=np.int64))
+        return _collapse_lines(ids, days, micro, None)
 
     merge = _MergeDescriptor()
 
@@ -332,22 +332,24 @@ def _merge_parts(parts: Iterable[PartialSummary], /) -> PartialSummary:
 
 
 def _collapse_lines(
-    ids: npt.NDArray[Any], days: IntArray, micro: IntArray, lines: IntArray
+    ids: npt.NDArray[Any], days: IntArray, micro: IntArray, lines: IntArray | None
 ) -> PartialSummary:
     """Sort lines by (customer, day) and sum each customer-day. Exact: integer sums only.
 
+    ``lines`` is the number of transaction lines behind each input row (None: one each).
     One argsort of a combined integer key is much faster than ``np.lexsort`` on two keys;
-    for integer ids that fit, the key is built from the ids themselves and ``np.unique`` on
-    the ids (a second full sort) is skipped.
+    for integer ids that fit, the key is built from the ids themselves, which saves the full
+    sort ``np.unique`` would need, and the ids are renumbered afterwards by a running count
+    over the already sorted keys.
     """
+    n = ids.shape[0]
     day_min = int(days.min())
     span = int(days.max()) - day_min + 1
     codes: IntArray
+    direct = False
     if ids.dtype.kind in "iu":
         id_min, id_max = int(ids.min()), int(ids.max())
         direct = (id_max - id_min + 1) * span < 2**62
-    else:
-        direct = False
     if direct:
         codes = ids.astype(np.int64) - id_min
     else:
@@ -356,20 +358,27 @@ def _collapse_lines(
     key = codes * span + (days - day_min)
     order = np.argsort(key)
     key = key[order]
-    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    new_day = np.empty(n, dtype=bool)
+    new_day[0] = True
+    np.not_equal(key[1:], key[:-1], out=new_day[1:])
+    starts = np.flatnonzero(new_day)
+    amount = np.add.reduceat(micro[order], starts)
+    if lines is None:
+        n_lines = np.diff(starts, append=n).astype(np.int64)
+    else:
+        n_lines = np.add.reduceat(lines[order], starts)
     key = key[starts]
     row_code = key // span
-    day = key % span + day_min
-    amount = np.add.reduceat(micro[order], starts)
-    n_lines = np.add.reduceat(lines[order], starts)
+    day = key - row_code * span + day_min
     if direct:
-        # Codes are id offsets; renumber them densely and recover the ids themselves.
-        code_values, row_customer = np.unique(row_code, return_inverse=True)
-        customer_ids = (code_values + id_min).astype(ids.dtype)
+        new_customer = np.empty(row_code.size, dtype=bool)
+        new_customer[0] = True
+        np.not_equal(row_code[1:], row_code[:-1], out=new_customer[1:])
+        row_customer = np.cumsum(new_customer) - 1
+        customer_ids = (row_code[new_customer] + id_min).astype(ids.dtype)
     else:
         row_customer, customer_ids = row_code, unique_ids
-    return PartialSummary(customer_ids, row_customer.astype(np.int64).ravel(), day, amount,
-                          n_lines)
+    return PartialSummary(customer_ids, row_customer.astype(np.int64), day, amount, n_lines)
 
 
 def _group_starts(row_customer: IntArray) -> IntArray:
