@@ -112,46 +112,40 @@ def test_two_dates_keep_two_snapshots(shop: Shop, frozen: None) -> None:
     assert _stage(shop.newcomer) == "new"
 
 
+@pytest.mark.parametrize("breaking_point", ["_insert_scores", "_write_score_events"])
 def test_a_failure_half_way_keeps_the_previous_snapshot(
-    shop: Shop, frozen: None, monkeypatch: pytest.MonkeyPatch
+    shop: Shop, frozen: None, monkeypatch: pytest.MonkeyPatch, breaking_point: str
 ) -> None:
     # Given a complete snapshot as of 30 June
     good = services.score_all(as_of=AS_OF)
-    before = {c.pk: (c.lifecycle_stage, c.clv) for c in Customer.objects.all()}
+    before = {c.pk: (c.lifecycle_stage, c.clv, c.scored_at) for c in Customer.objects.all()}
     n_scores = CustomerScore.objects.filter(run=good).count()
 
-    # When the next run breaks after writing half of its scores
-    real_rows = services._score_rows
+    # When the next run of that day breaks after writing its scores, or inside the swap
+    # after the old snapshot's rows were already deleted
+    real = getattr(services, breaking_point)
 
-    def breaking_rows(*args: Any, **kwargs: Any) -> Iterator[tuple[Any, ...]]:
-        for i, row in enumerate(real_rows(*args, **kwargs)):
-            if i == n_scores // 2:
-                raise RuntimeError("disk full")
-            yield row
+    def breaking(*args: Any, **kwargs: Any) -> None:
+        real(*args, **kwargs)
+        raise RuntimeError("disk full")
 
-    monkeypatch.setattr(services, "_score_rows", breaking_rows)
-    monkeypatch.setattr(services, "_insert_scores", _small_batches(services._insert_scores))
+    monkeypatch.setattr(services, breaking_point, breaking)
     order_create(actor=None, customer=shop.prospect, placed_at=at(AS_OF, 9),
                  total=Decimal("10.00"))
-    with pytest.raises(RuntimeError, match="disk full"):
+    with time_machine.travel(NOW + dt.timedelta(hours=1), tick=False), \
+            pytest.raises(RuntimeError, match="disk full"):
         services.score_all(as_of=AS_OF)
 
     # Then the previous snapshot is intact and still the only complete one
     assert list(ScoreRun.objects.filter(status=RunStatus.COMPLETE)) == [good]
     assert CustomerScore.objects.filter(run=good).count() == n_scores
     # And the customers still show its values
-    assert {c.pk: (c.lifecycle_stage, c.clv) for c in Customer.objects.all()} == before
+    assert {c.pk: (c.lifecycle_stage, c.clv, c.scored_at)
+            for c in Customer.objects.all()} == before
     # And the broken run is recorded as failed, without rows
     failed = ScoreRun.objects.get(status=RunStatus.FAILED)
     assert "disk full" in failed.error
     assert not CustomerScore.objects.filter(run=failed).exists()
-
-
-def _small_batches(insert: Any) -> Any:
-    def wrapper(rows: Any, total: int, chunk_size: int, progress: Any) -> None:
-        insert(rows, total, 50, progress)
-
-    return wrapper
 
 
 def test_a_change_of_stage_writes_one_event(shop: Shop, frozen: None) -> None:

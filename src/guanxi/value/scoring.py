@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
+import warnings
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from guanxi.value.conf import ValueSettings
+
+logger = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -113,20 +117,38 @@ def describe_model(model: Any) -> dict[str, Any]:
     }
 
 
+def _fit_quietly(fit: Any, name: str, info: dict[str, Any]) -> Any:
+    """Run ``fit()``, turning the library's warnings into a record on the run (and the log).
+
+    A nightly job must not die because an optimizer stopped early; the run says so instead
+    (``models_info[name]["warnings"]``), and the scores are still the best estimate.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = fit()
+    info[name] = describe_model(model)
+    messages = [str(w.message) for w in caught]
+    if messages:
+        info[name]["warnings"] = messages
+        for message in messages:
+            logger.warning("%s: %s", name, message)
+    return model
+
+
 def fit_models(x: FloatArray, t_x: FloatArray, T: FloatArray, monetary: FloatArray,
                cfg: ValueSettings) -> FittedModels:
     """Fit the purchase model on all buyers and Gamma-Gamma on the repeat buyers."""
     from guanxi import analytics
 
+    info: dict[str, Any] = {}
     # The models fit on distinct (x, t_x, T) rows with weights themselves: at a million
     # customers there are far fewer distinct rows than customers.
-    model = _transaction_model(cfg).fit(x, t_x, T)
-    info: dict[str, Any] = {cfg.model: describe_model(model)}
+    model = _fit_quietly(lambda: _transaction_model(cfg).fit(x, t_x, T), cfg.model, info)
     repeat = (x > 0) & np.isfinite(monetary) & (monetary > 0)
     spend_model: Any | None = None
     if int(repeat.sum()) >= 10:
-        spend_model = analytics.GammaGamma().fit(x[repeat], monetary[repeat])
-        info["gammagamma"] = describe_model(spend_model)
+        spend_model = _fit_quietly(
+            lambda: analytics.GammaGamma().fit(x[repeat], monetary[repeat]), "gammagamma", info)
     return FittedModels(transaction_model=model, spend_model=spend_model, info=info)
 
 

@@ -95,41 +95,131 @@ def _score_rows(run_id: int, scores: Scores, prospects: npt.NDArray[np.int64],
         yield (run_id, cid, LifecycleStage.PROSPECT.value, *empty, "", None, None, None, "")
 
 
-def _insert_scores(rows: Iterator[tuple[Any, ...]], total: int, chunk_size: int,
+def _insert_scores(run_id: int, scores: Scores, prospects: npt.NDArray[np.int64],
+                   last_epoch: npt.NDArray[np.int64], *, chunk_size: int,
                    progress: Progress | None) -> None:
+    total = len(scores) + len(prospects)
+    if connection.vendor == "postgresql":
+        _copy_scores_postgres(run_id, scores, prospects, last_epoch)
+        if progress:
+            progress("write", total, total)
+        return
     table = connection.ops.quote_name(CustomerScore._meta.db_table)
     cols = ", ".join(connection.ops.quote_name(c) for c in _COLUMNS)
+    sql = f"INSERT INTO {table} ({cols}) VALUES ({', '.join(['%s'] * len(_COLUMNS))})"
     done = 0
+    batch: list[tuple[Any, ...]] = []
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # COPY is several times faster than INSERT for a million rows. It is one statement:
-            # the atomic block makes a failure mid-stream roll back to a clean connection.
-            with transaction.atomic(), cursor.cursor.copy(
-                    f"COPY {table} ({cols}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-                    done += 1
-                    if progress and done % chunk_size == 0:
-                        progress("write", done, total)
-        else:
-            sql = f"INSERT INTO {table} ({cols}) VALUES ({', '.join(['%s'] * len(_COLUMNS))})"
-            batch: list[tuple[Any, ...]] = []
-            for row in rows:
-                batch.append(row)
-                if len(batch) >= chunk_size:
-                    # One transaction per batch: autocommit would commit every single row.
-                    with transaction.atomic():
-                        cursor.executemany(sql, batch)
-                    done += len(batch)
-                    batch.clear()
-                    if progress:
-                        progress("write", done, total)
-            if batch:
+        for row in _score_rows(run_id, scores, prospects, last_epoch):
+            batch.append(row)
+            if len(batch) >= chunk_size:
+                # One transaction per batch: autocommit would commit every single row.
                 with transaction.atomic():
                     cursor.executemany(sql, batch)
                 done += len(batch)
+                batch.clear()
+                if progress:
+                    progress("write", done, total)
+        if batch:
+            with transaction.atomic():
+                cursor.executemany(sql, batch)
+            done += len(batch)
     if progress:
         progress("write", done, total)
+
+
+def _codes(values: npt.NDArray[np.str_], extra: str,
+           k: int) -> tuple[npt.NDArray[np.int16], list[str]]:
+    """Small integer codes for a string column, then ``k`` codes of ``extra`` (prospects)."""
+    labels, inverse = np.unique(np.r_[np.asarray(values, dtype=str), [extra]],
+                                return_inverse=True)
+    inverse = inverse.reshape(-1)
+    codes = np.r_[inverse[:-1], np.full(k, inverse[-1])].astype(np.int16)
+    return codes, [str(v) for v in labels.tolist()]
+
+
+# The staging table of the PostgreSQL write: fixed-width columns only, so numpy can write the
+# binary COPY stream without a Python loop. NULL is coded as NaN (floats), -1 (counts and
+# codes), or the smallest int4 (dates), and turned back into NULL by the INSERT ... SELECT.
+_STAGE = (
+    ("customer_id", "int8", ">i8"), ("stage", "int2", ">i2"), ("x", "int8", ">i8"),
+    ("t_x", "float8", ">f8"), ("big_t", "float8", ">f8"), ("recency_days", "int8", ">i8"),
+    ("frequency", "int8", ">i8"), ("monetary", "float8", ">f8"),
+    ("total_spend", "float8", ">f8"), ("p_alive", "float8", ">f8"),
+    ("expected_purchases", "float8", ">f8"), ("p_purchase", "float8", ">f8"),
+    ("expected_spend", "float8", ">f8"), ("clv", "float8", ">f8"), ("next_day", "int4", ">i4"),
+    ("last_epoch", "int8", ">i8"), ("tier", "int2", ">i2"), ("rfm_r", "int2", ">i2"),
+    ("rfm_f", "int2", ">i2"), ("rfm_m", "int2", ">i2"), ("segment", "int2", ">i2"),
+)
+_NO_DAY = np.iinfo(np.int32).min
+
+
+def _copy_scores_postgres(run_id: int, scores: Scores, prospects: npt.NDArray[np.int64],
+                          last_epoch: npt.NDArray[np.int64]) -> None:
+    n, k = len(scores), len(prospects)
+
+    def ints(values: npt.NDArray[Any], dtype: Any = np.int64) -> npt.NDArray[Any]:
+        return np.concatenate([np.asarray(values).astype(dtype), np.full(k, -1, dtype=dtype)])
+
+    def floats(values: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
+        return np.concatenate([np.asarray(values, dtype=np.float64), np.full(k, np.nan)])
+
+    stage, stage_labels = _codes(scores.stage, LifecycleStage.PROSPECT.value, k)
+    tier, tier_labels = _codes(scores.tier, "", k)
+    segment, segment_labels = _codes(scores.rfm_segment, "", k)
+    next_day = scores.next_purchase.astype("datetime64[D]").astype(np.int64)
+    next_day = np.where(np.isnat(scores.next_purchase), _NO_DAY, next_day)
+    columns: dict[str, npt.NDArray[Any]] = {
+        "customer_id": np.r_[scores.customer.astype(np.int64), prospects.astype(np.int64)],
+        "stage": stage, "x": ints(scores.x), "t_x": floats(scores.t_x),
+        "big_t": floats(scores.T), "recency_days": ints(scores.recency_days),
+        "frequency": ints(scores.frequency), "monetary": floats(scores.monetary),
+        "total_spend": floats(scores.total_spend), "p_alive": floats(scores.p_alive),
+        "expected_purchases": floats(scores.expected_purchases),
+        "p_purchase": floats(scores.p_purchase), "expected_spend": floats(scores.expected_spend),
+        "clv": floats(scores.clv), "next_day": np.r_[next_day, np.full(k, _NO_DAY)],
+        "last_epoch": ints(last_epoch), "tier": tier, "rfm_r": ints(scores.rfm_r, np.int16),
+        "rfm_f": ints(scores.rfm_f, np.int16), "rfm_m": ints(scores.rfm_m, np.int16),
+        "segment": segment,
+    }
+    layout: list[tuple[str, str]] = [("n", ">i2")]
+    for name, _, fmt in _STAGE:
+        layout += [(f"{name}_len", ">i4"), (name, fmt)]
+    records = np.zeros(n + k, dtype=np.dtype(layout))
+    records["n"] = len(_STAGE)
+    for name, _, fmt in _STAGE:
+        records[f"{name}_len"] = np.dtype(fmt).itemsize
+        records[name] = columns[name]
+    header = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
+    q = connection.ops.quote_name
+    table = q(CustomerScore._meta.db_table)
+    stage_cols = ", ".join(f"{name} {sqltype}" for name, sqltype, _ in _STAGE)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS pg_temp.value_stage")
+        cursor.execute(f"CREATE TEMP TABLE value_stage ({stage_cols})")
+        with cursor.cursor.copy("COPY value_stage FROM STDIN (FORMAT BINARY)") as copy:
+            copy.write(header)
+            step = 200_000
+            for lo in range(0, len(records), step):
+                copy.write(records[lo:lo + step].tobytes())
+            copy.write(b"\xff\xff")
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(q(c) for c in _COLUMNS)})"
+            " SELECT %s, customer_id, (%s::text[])[stage + 1], NULLIF(x, -1),"
+            " NULLIF(t_x, 'NaN'), NULLIF(big_t, 'NaN'), NULLIF(recency_days, -1),"
+            " NULLIF(frequency, -1), NULLIF(monetary, 'NaN'),"
+            " round(NULLIF(total_spend, 'NaN')::numeric, 2), NULLIF(p_alive, 'NaN'),"
+            " NULLIF(expected_purchases, 'NaN'), NULLIF(p_purchase, 'NaN'),"
+            " NULLIF(expected_spend, 'NaN'), round(NULLIF(clv, 'NaN')::numeric, 2),"
+            f" CASE WHEN next_day = {_NO_DAY} THEN NULL"
+            " ELSE date '1970-01-01' + next_day END,"
+            " CASE WHEN last_epoch < 0 THEN NULL ELSE to_timestamp(last_epoch) END,"
+            " (%s::text[])[tier + 1], NULLIF(rfm_r, -1), NULLIF(rfm_f, -1), NULLIF(rfm_m, -1),"
+            " (%s::text[])[segment + 1] FROM value_stage",
+            [run_id, stage_labels, tier_labels, segment_labels],
+        )
+        cursor.execute("DROP TABLE value_stage")
+        cursor.execute(f"ANALYZE {table}")
 
 
 def _swap_in(run: ScoreRun, *, cfg: ValueSettings, now: dt.datetime) -> None:
@@ -251,8 +341,8 @@ def score_all(
             scores = _take(scores, order)
         prospects = np.setdiff1d(ids, buyers, assume_unique=True)
         total = len(scores) + len(prospects)
-        _insert_scores(_score_rows(run.pk, scores, prospects, last_epoch), total,
-                       cfg.chunk_size, progress)
+        _insert_scores(run.pk, scores, prospects, last_epoch, chunk_size=cfg.chunk_size,
+                       progress=progress)
         # Equity is the sum of the stored (rounded) CLVs, so the two always add up.
         clv = np.round(np.nan_to_num(scores.clv, nan=0.0), 2)
         run.models_info = info
