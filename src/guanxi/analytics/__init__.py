@@ -24,6 +24,7 @@ from .errors import (
     NotIdentifiableError,
 )
 from .gammagamma import GammaGamma
+from .paretonbd import ParetoNBD
 from .rfm import RFM_SEGMENTS, rfm_scores, rfm_segments
 from .simulate import BGNBDSimulation, simulate_bgnbd_transactions
 from .summaries import CustomerSummary, PartialSummary, summarize_transactions
@@ -41,6 +42,7 @@ __all__ = [
     "InvalidInputError",
     "NotFittedError",
     "NotIdentifiableError",
+    "ParetoNBD",
     "PartialSummary",
     "TrackingCurve",
     "customer_equity",
