@@ -77,3 +77,27 @@ def test_an_unknown_model_is_one_clear_sentence() -> None:
                                       "--calibration-end", "1997-09-30", "--model", "nbd"])
     assert result.exit_code != 0
     assert "Unknown model 'nbd'" in str(result.exception)
+
+
+def test_a_generic_csv_with_chinese_headers_is_mapped_like_an_import(tmp_path: Path) -> None:
+    # Given the CDNOW sample saved as a CSV with Chinese headers and a refunded order added
+    source = cdnow_sample()
+    path = tmp_path / "订单.csv"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["客户编号", "下单时间", "金额(元)", "状态"])
+        for line in source.read_text(encoding="ascii").splitlines():
+            _, cid, day, _, dollars = line.split()
+            writer.writerow([cid, f"{day[:4]}-{day[4:6]}-{day[6:]}", dollars, "completed"])
+        writer.writerow(["0001", "1997-03-03", "999.00", "refunded"])
+    # When the models are fitted on it
+    result = CliRunner().invoke(app, [
+        "value", "fit", str(path), "--format", "generic", "--calibration-end", "1997-09-30",
+        "--time-unit", "week", "--model", "bgnbd", "--json",
+    ])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    # Then it reads the same purchases as the CDNOW reader (the refund does not count)
+    assert report["summary"] == {"customers": 2357, "repeat_buyers": 946,
+                                 "repeat_purchases": 2457}
+    assert report["models"]["bgnbd"]["params"]["r"] == pytest.approx(0.243, abs=0.001)

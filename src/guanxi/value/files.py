@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -68,7 +69,12 @@ def _read_cdnow(path: Path, *, sample: bool) -> FileTransactions:
     return _number(ids, days, amounts)
 
 
+_NOT_PURCHASES = {"refunded", "cancelled", "canceled", "退款", "已退款", "取消", "已取消"}
+
+
 def _read_generic(path: Path) -> FileTransactions:
+    # The importer's date parser reads the company time zone from the settings; no database.
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "guanxi.config.settings")
     try:
         from guanxi.imports.mapping import map_headers
         from guanxi.imports.parsing import parse_amount, parse_datetime
@@ -98,7 +104,8 @@ def _read_generic(path: Path) -> FileTransactions:
         except (ValueError, ValidationFailed) as exc:
             raise ValidationFailed(ValueErrorCode.INVALID_FILE,
                                    f"{path.name}, line {number}: {exc}", field="file") from None
-        if not cid or when is None or amount is None:
+        status = str(row.get(mapping["status"], "")).strip().lower() if "status" in mapping else ""
+        if not cid or when is None or amount is None or status in _NOT_PURCHASES:
             continue
         day = when.date() if isinstance(when, dt.datetime) else when
         ids.append(cid)
@@ -114,6 +121,7 @@ _FIELD_ALIASES = {
     "customer": ("customer", "customer_id", "customer_external_id", "customer_ref"),
     "date": ("date", "placed_at", "order_date", "purchased_at"),
     "amount": ("amount", "total", "order_total", "value"),
+    "status": ("status",),
 }
 
 
