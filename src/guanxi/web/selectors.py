@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from django.core import signing
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from guanxi.accounts.models import Role, User
@@ -25,7 +25,9 @@ from guanxi.customers.models import (
     CustomerEvent,
     EventType,
     ImportantDate,
+    LifecycleStage,
     MemoryNote,
+    ValueTier,
 )
 from guanxi.customers.selectors import customer_list, customers_visible
 
@@ -374,3 +376,61 @@ def timeline_page(*, customer: Customer, cursor: str | None = None,
         next_cursor = signing.dumps({"at": last.occurred_at.isoformat(), "pk": last.pk},
                                     salt=_CURSOR_SALT + ".timeline")
     return TimelinePage(events=rows[:limit], next_cursor=next_cursor)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dashboard
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bar:
+    key: str
+    label: str
+    count: int
+    share: float  # of the largest bar, 0..1, for the bar's width
+    clv: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    total: int
+    equity: Decimal
+    stages: list[Bar]
+    tiers: list[Bar]
+    segments: list[Bar]
+    due_soon: int
+
+
+def _bars(rows: list[tuple[str, str, int, Decimal | None]]) -> list[Bar]:
+    top = max((r[2] for r in rows), default=0) or 1
+    return [Bar(key=k, label=label, count=n, share=n / top, clv=clv) for k, label, n, clv in rows]
+
+
+def dashboard(*, user: User, due_within_days: int = 14) -> Dashboard:
+    """Aggregates over the customers ``user`` may see: one GROUP BY per chart, no personal data.
+
+    The CLV sum is the equity of the visible customers as last scored (undiscounted across
+    customers: each CLV is already a present value).
+    """
+    qs = customers_visible(user=user).order_by()
+    by_stage = {r["lifecycle_stage"]: r["n"]
+                for r in qs.values("lifecycle_stage").annotate(n=Count("id"))}
+    by_tier = {r["value_tier"]: (r["n"], r["clv"])
+               for r in qs.values("value_tier").annotate(n=Count("id"), clv=Sum("clv"))}
+    segments = list(qs.exclude(rfm_segment="").values("rfm_segment")
+                    .annotate(n=Count("id")).order_by("-n", "rfm_segment")[:10])
+    today = clock.today()
+    due = qs.filter(next_purchase_on__gte=today,
+                    next_purchase_on__lte=today + dt.timedelta(days=due_within_days)).count()
+    equity = sum((clv for _n, clv in by_tier.values() if clv is not None), Decimal(0))
+    return Dashboard(
+        total=sum(by_stage.values()),
+        equity=equity,
+        stages=_bars([(str(v), str(label), by_stage.get(v, 0), None)
+                      for v, label in LifecycleStage.choices]),
+        tiers=_bars([(str(v), str(label), *by_tier.get(v, (0, None)))
+                     for v, label in ValueTier.choices]),
+        segments=_bars([(r["rfm_segment"], r["rfm_segment"], r["n"], None) for r in segments]),
+        due_soon=due,
+    )

@@ -77,7 +77,7 @@ def _wants_fragment(request: HttpRequest) -> bool:
 @login_required
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/home.html")
+    return render(request, "web/home.html", {"dash": selectors.dashboard(user=_user(request))})
 
 
 # ---------------------------------------------------------------------------------------------
