@@ -188,7 +188,7 @@ def test_value_card_dates_consent_and_related_people(
 
     assert "¥8,800.00" in html
     assert "87%" in html
-    assert "champions" in html
+    assert "Champions" in html  # the RFM segment, named for people
     assert "VIP" in html
     assert "Loyal" in html
     assert "▲ ¥800.00" in html

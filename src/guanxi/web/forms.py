@@ -74,6 +74,7 @@ class ListFilterForm(forms.Form):
                              choices=[(s, _SORT_LABELS[s]) for s in SORTS])
 
     def __init__(self, *args: Any, owners: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")  # labels sit above the fields
         super().__init__(*args, **kwargs)
         owner_field = self.fields["owner"]
         assert isinstance(owner_field, forms.ModelChoiceField)

@@ -7,6 +7,7 @@ from typing import Any
 
 from django import template
 from django.utils import formats
+from django.utils.translation import gettext_lazy as _
 
 register = template.Library()
 
@@ -64,3 +65,27 @@ def signed_percent(value: float | None) -> str:
     points = round(float(value) * 100)
     sign = "+" if points > 0 else "−" if points < 0 else "±"
     return sign + formats.number_format(abs(points), 0, use_l10n=True) + "%"
+
+
+# The value engine's RFM segment codes (guanxi.analytics.rfm.RFM_SEGMENTS), named for people.
+_SEGMENT_LABELS = {
+    "champions": _("Champions"),
+    "loyal": _("Loyal customers"),
+    "potential_loyalists": _("Potential loyalists"),
+    "new": _("New customers"),
+    "promising": _("Promising"),
+    "need_attention": _("Need attention"),
+    "about_to_sleep": _("About to sleep"),
+    "at_risk": _("At risk"),
+    "cant_lose": _("Can't lose them"),
+    "hibernating": _("Hibernating"),
+    "lost": _("Lost"),
+}
+
+
+@register.filter
+def segment_label(code: str | None) -> str:
+    """``potential_loyalists`` → "Potential loyalists" (translated); unknown codes as they are."""
+    if not code:
+        return ""
+    return str(_SEGMENT_LABELS.get(code, code))
