@@ -120,3 +120,17 @@ def test_writes_need_a_csrf_token(rep1: User, zhang_wei: Customer) -> None:
                            {"text": "no token", "category": "other"})
     assert response.status_code == 403
     assert not MemoryNote.objects.exists()
+
+
+def test_the_analyst_cannot_find_a_customer_by_phone_or_email(
+    rep1: User, analyst: User, zhang_wei: Customer, client_for: ClientFor
+) -> None:
+    # Chen could otherwise learn whose number 138 0013 8000 is
+    client = client_for(analyst)
+    for term in ("138 0013 8000", "+8613800138000", "zhangwei@example.cn"):
+        html = client.get(reverse("customer_list"), {"q": term}).content.decode()
+        assert "张伟" not in html, term
+    # Names still work, and Li (who may see contact details) still finds the phone
+    assert "张伟" in client.get(reverse("customer_list"), {"q": "zw"}).content.decode()
+    assert "张伟" in client_for(rep1).get(reverse("customer_list"),
+                                         {"q": "138 0013 8000"}).content.decode()

@@ -29,7 +29,7 @@ from guanxi.customers.models import (
     MemoryNote,
     ValueTier,
 )
-from guanxi.customers.selectors import customer_list, customers_visible
+from guanxi.customers.selectors import can_see_contact_details, customer_list, customers_visible
 
 PAGE_SIZE = 50
 TIMELINE_PAGE_SIZE = 30
@@ -69,17 +69,30 @@ class CustomerPage:
     count_capped: bool
 
 
+def _looks_like_contact(term: str) -> bool:
+    return "@" in term or sum(ch.isdigit() for ch in term) >= 5
+
+
 def customers_filtered(*, user: User, filters: ListFilters) -> QuerySet[Customer]:
-    """The customers ``user`` may see that match ``filters`` (unordered)."""
+    """The customers ``user`` may see that match ``filters`` (unordered).
+
+    Someone who may not see contact details (the analyst) may not search by them either:
+    finding "the customer with phone 138..." would tell them whose number it is. Their search
+    for a phone or an e-mail matches names and external ids only.
+    """
+    search = filters.search.strip()
+    restricted = bool(search) and not can_see_contact_details(user) and _looks_like_contact(search)
     qs = customer_list(
         user=user,
-        search=filters.search or None,
+        search=(search or None) if not restricted else None,
         owner_id=filters.owner_id,
         lifecycle_stage=filters.lifecycle_stage or None,
         value_tier=filters.value_tier or None,
         city=filters.city or None,
         tag=filters.tag or None,
     )
+    if restricted:
+        qs = qs.filter(Q(name__icontains=search) | Q(external_ids__value=search)).distinct()
     if filters.segment:
         qs = qs.filter(rfm_segment=filters.segment)
     if filters.purchased_since:
