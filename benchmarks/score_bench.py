@@ -143,9 +143,11 @@ def main() -> None:
     parser.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--reuse", metavar="DATABASE_URL",
+                        help="score an already filled database instead of filling a new one")
     args = parser.parse_args()
 
-    os.environ["GUANXI_DATABASE_URL"] = _prepare_database(args.db, args.pg_url)
+    os.environ["GUANXI_DATABASE_URL"] = args.reuse or _prepare_database(args.db, args.pg_url)
     os.environ.setdefault("GUANXI_DATA_DIR", tempfile.mkdtemp(prefix="guanxi-bench-data-"))
     os.environ["DJANGO_SETTINGS_MODULE"] = "guanxi.config.settings"
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
@@ -155,7 +157,13 @@ def main() -> None:
     from django.core.management import call_command
 
     call_command("migrate", interactive=False, verbosity=0)
-    n_orders = _fill(args.customers, args.seed)
+    if args.reuse:
+        from guanxi.customers.models import Customer
+        from guanxi.sales.models import Order
+
+        args.customers, n_orders = Customer.objects.count(), Order.objects.count()
+    else:
+        n_orders = _fill(args.customers, args.seed)
 
     import time_machine
 

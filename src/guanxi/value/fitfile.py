@@ -39,7 +39,6 @@ def fit_file(
 ) -> dict[str, Any]:
     """Fit the named models and return the report that ``--json`` prints."""
     from guanxi import analytics
-    from guanxi.analytics.paretonbd import ParetoNBD
 
     models = models or ["bgnbd", "gammagamma"]
     tx = read_transactions(path, fmt)  # type: ignore[arg-type]
@@ -67,7 +66,7 @@ def fit_file(
             repeat = (x > 0) & (m > 0)
             model: Any = analytics.GammaGamma().fit(x[repeat], m[repeat])
         else:
-            model = (analytics.BGNBD() if name == "bgnbd" else ParetoNBD()).fit(
+            model = (analytics.BGNBD() if name == "bgnbd" else analytics.ParetoNBD()).fit(
                 x, t_x, T)
         fitted[name] = model
         info = describe_model(model)

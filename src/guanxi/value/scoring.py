@@ -85,9 +85,8 @@ class Scores(ModelScores):
 
 def _transaction_model(cfg: ValueSettings) -> Any:
     from guanxi import analytics
-    from guanxi.analytics.paretonbd import ParetoNBD
 
-    return analytics.BGNBD() if cfg.model == "bgnbd" else ParetoNBD()
+    return analytics.BGNBD() if cfg.model == "bgnbd" else analytics.ParetoNBD()
 
 
 def _plain(value: Any) -> Any:
