@@ -127,3 +127,12 @@ def test_passwords_are_hashed_with_argon2_in_production() -> None:
     assert production.AUTHENTICATION_BACKENDS[0] == "axes.backends.AxesStandaloneBackend"
     assert production.MIDDLEWARE[-1] == "axes.middleware.AxesMiddleware"
     assert production.SESSION_COOKIE_HTTPONLY
+
+
+def test_a_browser_set_to_mainland_chinese_gets_simplified_chinese(
+    rep1: User, client_for: ClientFor
+) -> None:
+    # Browsers in China send zh-CN, not zh-Hans
+    html = client_for(rep1).get(reverse("customer_list"),
+                                headers={"accept-language": "zh-CN,zh;q=0.9,en;q=0.8"})
+    assert '<html lang="zh-hans">' in html.content.decode()
