@@ -108,6 +108,27 @@ def test_analytic_gradient_matches_finite_differences(discrete: bool) -> None:
         assert gradient == pytest.approx(numeric, rel=1e-6, abs=1e-6 * np.abs(numeric).max())
 
 
+@pytest.mark.parametrize("discrete", [True, False])
+def test_analytic_hessian_matches_finite_differences_of_the_gradient(discrete: bool) -> None:
+    rng = np.random.default_rng(17)
+    n = 20_000 if discrete else 3000
+    T = rng.integers(100, 200, n) / 7 if discrete else rng.uniform(5, 40, n)
+    sim = simulate_bgnbd_transactions(n, CDNOW, T=T, rng=rng)
+    t_x = np.floor(sim.t_x * 7) / 7 if discrete else sim.t_x
+    data = _Data(sim.x.astype(float), t_x, sim.T, None)
+    assert data.gather == discrete  # both evaluation paths are covered
+    for params in ([0.243, 4.414, 0.793, 2.426], [2.0, 0.5, 3.0, 0.6], [0.05, 40.0, 0.2, 9.0]):
+        p = np.array(params)
+        numeric = np.empty((4, 4))
+        for j in range(4):
+            h = 1e-6 * p[j]
+            up, down = p.copy(), p.copy()
+            up[j] += h
+            down[j] -= h
+            numeric[:, j] = (data.log_likelihood(up)[1] - data.log_likelihood(down)[1]) / (2 * h)
+        assert data.hessian(p) == pytest.approx(numeric, rel=1e-6, abs=1e-6 * np.abs(numeric).max())
+
+
 def test_fit_likelihood_equals_the_sum_of_individual_likelihoods() -> None:
     rng = np.random.default_rng(3)
     sim = simulate_bgnbd_transactions(500, CDNOW, T=30.0, rng=rng)

@@ -20,6 +20,8 @@ from .errors import ConvergenceWarning
 
 #: ``(natural parameters) -> (total log-likelihood, its gradient in the natural parameters)``
 LogLikelihood = Callable[[FloatArray], tuple[float, FloatArray]]
+#: ``(natural parameters) -> Hessian of the total log-likelihood in the natural parameters``
+Hessian = Callable[[FloatArray], FloatArray]
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ def maximize_log_likelihood(
     max_iter: int,
     tol: float,
     model: str,
+    hessian: Hessian | None = None,
 ) -> FitResult:
     """Maximize ``log_likelihood`` over positive parameters; standard errors from its Hessian.
 
@@ -47,11 +50,24 @@ def maximize_log_likelihood(
     same for 100 and 10 million customers) plus ``penalizer * sum(params ** 2)``, the L2
     penalty lifetimes uses, which pulls estimates towards 0 on tiny or degenerate data.
     L-BFGS-B gets the analytic gradient, chain-ruled to log space: d/dlog(p) = p * d/dp.
+    Standard errors come from ``hessian`` when the model has an analytic one, else from
+    finite differences of the gradient.
     """
+
+    last: dict[bytes, tuple[float, FloatArray]] = {}
+
+    def evaluate(params: FloatArray) -> tuple[float, FloatArray]:
+        # The optimizer's final point is evaluated again for the convergence check and the
+        # reported log-likelihood: remember the latest value instead of another data pass.
+        key = params.tobytes()
+        if key not in last:
+            last.clear()
+            last[key] = log_likelihood(params)
+        return last[key]
 
     def objective(theta: FloatArray) -> tuple[float, FloatArray]:
         params = np.exp(theta)
-        ll, grad = log_likelihood(params)
+        ll, grad = evaluate(params)
         value = -ll / total_weight + penalizer * float(np.sum(params**2))
         gradient = -grad * params / total_weight + 2.0 * penalizer * params**2
         if not np.isfinite(value):
@@ -86,33 +102,39 @@ def maximize_log_likelihood(
             stacklevel=3,
         )
     params = np.exp(theta)
-    ll, _ = log_likelihood(params)
+    ll, _ = evaluate(params)
     return FitResult(
         params=params,
         log_likelihood=ll,
-        standard_errors=standard_errors(log_likelihood, params),
+        standard_errors=standard_errors(log_likelihood, params, hessian),
         converged=converged,
         n_iter=n_iter,
     )
 
 
-def standard_errors(log_likelihood: LogLikelihood, params: FloatArray) -> FloatArray:
+def standard_errors(
+    log_likelihood: LogLikelihood, params: FloatArray, analytic: Hessian | None = None
+) -> FloatArray:
     """Square roots of the diagonal of the inverse observed information, natural parameters.
 
-    The Hessian is the central finite difference of the analytic gradient, with a relative
-    step of 1e-5 (about the cube root of machine epsilon, the step that balances truncation
-    against rounding error for a central difference). It is made symmetric before inversion.
-    A singular or indefinite information matrix (a parameter the data do not pin down) gives
-    NaN for the affected errors rather than a meaningless number.
+    Without an analytic Hessian, it is the central finite difference of the analytic
+    gradient, with a relative step of 1e-5 (about the cube root of machine epsilon, the step
+    that balances truncation against rounding error for a central difference). It is made
+    symmetric before inversion. A singular or indefinite information matrix (a parameter
+    the data do not pin down) gives NaN for the affected errors rather than a meaningless
+    number.
     """
     k = params.size
-    hessian = np.empty((k, k))
-    for j in range(k):  # k <= 4 parameters: a loop over parameters, not over customers
-        h = 1e-5 * params[j]
-        up, down = params.copy(), params.copy()
-        up[j] += h
-        down[j] -= h
-        hessian[:, j] = -(log_likelihood(up)[1] - log_likelihood(down)[1]) / (2.0 * h)
+    if analytic is not None:
+        hessian = -np.asarray(analytic(params), dtype=np.float64)
+    else:
+        hessian = np.empty((k, k))
+        for j in range(k):  # k <= 4 parameters: a loop over parameters, not over customers
+            h = 1e-5 * params[j]
+            up, down = params.copy(), params.copy()
+            up[j] += h
+            down[j] -= h
+            hessian[:, j] = -(log_likelihood(up)[1] - log_likelihood(down)[1]) / (2.0 * h)
     hessian = 0.5 * (hessian + hessian.T)
     try:
         covariance = np.linalg.inv(hessian)

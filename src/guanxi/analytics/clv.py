@@ -154,8 +154,9 @@ def customer_equity(
     ``n_prospects`` prospects, a share ``acquisition_rate`` is expected to become customers,
     each worth ``prospect_value`` (typically the CLV of a brand-new customer over the same
     horizon, ``margin * spend_model.expected_spend_new() * expected_purchases_new(horizon)``
-    discounted, minus the cost of acquiring them). Gupta & Lehmann (2003) define customer
-    equity the same way: current customers' value plus that of future acquisitions.
+    discounted, minus the cost of acquiring them). That is the usual definition of customer
+    equity, the value of current customers plus that of future acquisitions (e.g. Gupta &
+    Lehmann 2003, "Customers as assets", *Journal of Interactive Marketing* 17(1)).
     """
     values = v.as_float("clv", clv)
     if n_prospects < 0:
