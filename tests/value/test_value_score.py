@@ -169,6 +169,7 @@ def test_days_are_counted_in_the_company_time_zone(rep1: Any, frozen: None) -> N
     c = customer_create(actor=rep1, name="林夜", owner=rep1)
     for when, total in [
         (at(dt.date(2026, 6, 29), 23, 30), "10.00"),  # 15:30 UTC on the 29th
+        (at(dt.date(2026, 6, 30), 0, 0), "5.00"),     # exactly midnight: the 30th
         (at(dt.date(2026, 6, 30), 0, 30), "20.00"),   # 16:30 UTC on the 29th: the 30th here
         (at(dt.date(2026, 6, 30), 23, 30), "30.00"),  # still the as-of day
         (at(dt.date(2026, 7, 1), 0, 30), "40.00"),    # 16:30 UTC on the 30th: the next day
@@ -181,7 +182,31 @@ def test_days_are_counted_in_the_company_time_zone(rep1: Any, frozen: None) -> N
     # Then the 23:30 and 00:30 orders fall on their own local days, the order after
     # midnight on 1 July is not included, and the refund does not count
     assert [str(d) for d in days.day] == ["2026-06-29", "2026-06-30"]
-    assert days.amount.tolist() == [10.0, 50.0]
+    assert days.amount.tolist() == [10.0, 55.0]
+
+
+def test_a_zone_with_daylight_saving_time_counts_local_days_too(
+    rep1: Any, settings: Any
+) -> None:
+    # Given a shop in Berlin, on summer time (UTC+2) at the end of June
+    settings.TIME_ZONE = "Europe/Berlin"
+    from zoneinfo import ZoneInfo
+
+    from guanxi.customers.services import customer_create
+
+    berlin = ZoneInfo("Europe/Berlin")
+    c = customer_create(actor=rep1, name="Jonas", owner=rep1)
+    for when, total in [
+        (dt.datetime(2026, 6, 29, 23, 30, tzinfo=berlin), "10.00"),  # 21:30 UTC
+        (dt.datetime(2026, 6, 30, 0, 30, tzinfo=berlin), "20.00"),   # 22:30 UTC on the 29th
+        (dt.datetime(2026, 7, 1, 0, 30, tzinfo=berlin), "40.00"),    # after the as-of day
+    ]:
+        order_create(actor=rep1, customer=c, placed_at=when, total=Decimal(total))
+    # When the purchase days up to 30 June are read
+    days = selectors.purchase_days(as_of=AS_OF)
+    # Then each order is on its Berlin day
+    assert [str(d) for d in days.day] == ["2026-06-29", "2026-06-30"]
+    assert days.amount.tolist() == [10.0, 20.0]
 
 
 def test_guanxi_score_cli_prints_a_json_summary(shop: Shop, frozen: None) -> None:

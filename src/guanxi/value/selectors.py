@@ -85,16 +85,21 @@ def purchase_days(*, as_of: dt.date, chunk_size: int = 50_000,
         return _purchase_days_postgres(orders, placeholders, statuses, end, tz, progress)
     offset = _fixed_utc_offset_minutes(tz, as_of)
     if offset is not None:
-        # SQLite keeps UTC text; shifting by the zone's constant offset gives the local day.
-        day_sql = f"date(placed_at, '{offset:+d} minutes')"
+        # SQLite keeps UTC text. Shifting the Julian day by the zone's constant offset and
+        # truncating gives the local day number, with plain arithmetic (several times faster
+        # than date() per row). The 1e-9 day (86 µs) keeps an order at exactly local midnight
+        # on its own day despite the float rounding of julianday(); days before 1970 would
+        # truncate the wrong way, and no order book starts that early.
+        day_sql = (f"CAST(julianday(placed_at) - 2440587.5 + {offset / 1440!r} + 1e-9"
+                   f" AS INTEGER)")
     else:
         # A zone with daylight saving time: Django's own function converts each row (slower).
-        day_sql = f"django_datetime_cast_date(placed_at, '{settings.TIME_ZONE}', 'UTC')"
+        day_sql = (f"CAST(julianday(django_datetime_cast_date(placed_at, '{settings.TIME_ZONE}',"
+                   f" 'UTC')) - 2440587.5 AS INTEGER)")
     sql = (
-        f"SELECT customer_id, julianday({day_sql}) - 2440587.5, SUM(total),"
-        f" CAST(strftime('%%s', MAX(placed_at)) AS INTEGER)"
+        f"SELECT customer_id, {day_sql} AS local_day, SUM(total), MAX(julianday(placed_at))"
         f" FROM {orders} WHERE placed_at < %s AND status NOT IN ({placeholders})"
-        f" GROUP BY customer_id, {day_sql} ORDER BY customer_id, {day_sql}"
+        f" GROUP BY customer_id, local_day ORDER BY customer_id, local_day"
     )
     params: list[Any] = [connection.ops.adapt_datetimefield_value(end), *statuses]
     blocks: list[npt.NDArray[np.float64]] = []
@@ -111,7 +116,8 @@ def purchase_days(*, as_of: dt.date, chunk_size: int = 50_000,
         customer=data[:, 0].astype(np.int64),
         day=np.round(data[:, 1]).astype(np.int64).astype("datetime64[D]"),
         amount=data[:, 2].astype(np.float64),
-        last_epoch=data[:, 3].astype(np.int64),
+        # Julian day → whole seconds since the epoch (the millisecond guards float rounding).
+        last_epoch=np.floor((data[:, 3] - 2440587.5) * 86400 + 1e-3).astype(np.int64),
     )
 
 
