@@ -69,13 +69,16 @@ PARAM_NAMES: Final = ("r", "alpha", "s", "beta")
 
 # Series: stop when the bounded remainder is below this fraction of the sum (a quarter ulp).
 _SERIES_RTOL: Final = 2.0**-54
-# Terms tried before a value goes to the quadrature; the quadrature's own tail has z = 1/2,
-# for which this many terms always meet _SERIES_RTOL (0.5^96 * 97 * 4 * log(96) < 1e-25).
-_SERIES_MAX_TERMS: Final = 96
+# Values with z above this go to the quadrature: near z = 1 the series needs ~40/(1-z) terms,
+# while the quadrature costs about as much as 120 terms whatever z is.
+_SERIES_MAX_Z: Final = 0.7
+# For z <= 0.7 the stopping bound below is met within this many terms (0.7^160 * 161 * 11 *
+# log(160) / 0.09 < 1e-20); the quadrature's own tail series has z = 1/2.
+_SERIES_MAX_TERMS: Final = 160
 # The quadrature drops the part of its range where the integrand is below exp(-_LOG_DROP)
 # times its maximum (a relative contribution far below double precision).
 _LOG_DROP: Final = 60.0
-_PANELS: Final = 32
+_PANELS: Final = 16
 _GL_U, _GL_W = np.polynomial.legendre.leggauss(8)
 # Values handled at once by the quadrature (memory: _CHUNK * _PANELS * 8 nodes).
 _CHUNK: Final = 8192
@@ -179,9 +182,10 @@ def _bisect_level(
     w1: FloatArray,
 ) -> FloatArray:
     """The u in [lo, hi] where the concave phi crosses ``level`` (phi(lo) >= level > phi(hi)
-    or the reverse); 60 halvings reach double precision on any interval we use."""
+    or the reverse). It only places the end of the quadrature's range, where the integrand
+    is e^-60 of its maximum, so 24 halvings (a 1e-7 fraction of the interval) are plenty."""
     f_lo = _phi_u(lo, e1, e2, w1) - level
-    for _ in range(60):
+    for _ in range(24):
         mid = 0.5 * (lo + hi)
         f_mid = _phi_u(mid, e1, e2, w1) - level
         same = np.sign(f_mid) == np.sign(f_lo)
@@ -200,7 +204,7 @@ def _quadrature(
     J is split at ``t1 = d2 - 2 d1``, where the z of the remaining tail is exactly 1/2:
 
     * the tail ``int_t1^inf`` is J at ``(d1 + t1, d2 + t1) = (gap, 2 gap)`` by the series;
-    * the finite part ``int_0^t1`` is Gauss-Legendre (32 panels of 8 nodes) in
+    * the finite part ``int_0^t1`` is Gauss-Legendre (16 panels of 8 nodes) in
       ``u = log(1 + t/d1)`` over ``[0, log(gap/d1)]``. In u the integrand's only
       singularities are a distance pi off the real axis, and its log (phi) is concave, so
       we first cut the range to where phi is within _LOG_DROP of its maximum (bisection),
@@ -259,7 +263,8 @@ def _quadrature_chunk(
     u = u.reshape(e1.size, -1)
     wts = np.broadcast_to((0.5 * width)[:, None, None] * _GL_W[None, None, :],
                           (e1.size, _PANELS, _GL_U.size)).reshape(e1.size, -1)
-    ell2 = np.log1p(w1[:, None] * np.expm1(u))  # log((d2 + t)/d2)
+    em1 = np.expm1(u)  # t / d1
+    ell2 = np.log1p(w1[:, None] * em1)  # log((d2 + t)/d2)
     log_f = (1.0 - e1)[:, None] * u - e2[:, None] * ell2
     top = log_f.max(axis=1)
     weights = wts * np.exp(log_f - top[:, None])
@@ -274,8 +279,8 @@ def _quadrature_chunk(
     fin = np.stack([
         -(log_d1 + (weights * u).sum(axis=1)),
         -(log_d2 + (weights * ell2).sum(axis=1)),
-        -e1 * (weights * np.exp(-u)).sum(axis=1) / d1,
-        -e2 * (weights * np.exp(-ell2)).sum(axis=1) / d2,
+        -e1 * (weights / (1.0 + em1)).sum(axis=1) / d1,  # 1/(d1+t) = 1/(d1 e^u)
+        -e2 * (weights / (1.0 + w1[:, None] * em1)).sum(axis=1) / d2,  # 1/(d2+t)
     ])
     big_d1, big_d2 = gap, 2.0 * gap
     tail = np.stack([
@@ -300,7 +305,15 @@ def _tail_integral(
     c = e1 + e2 - 1.0
     lead = (1.0 - e1) * log_d1 - e2 * log_d2
     z = gap / d2
-    log_s, d_p, d_m, d_z, ok = _series(e2, e1, z, with_grad=with_grad)
+    easy = np.flatnonzero(z <= _SERIES_MAX_Z)
+    if easy.size == z.size:
+        log_s, d_p, d_m, d_z, ok = _series(e2, e1, z, with_grad=with_grad)
+    else:  # the rest is marked not converged and goes to the quadrature below
+        log_s, d_p, d_m, d_z = (np.zeros(z.size) for _ in range(4))
+        ok = np.zeros(z.size, dtype=bool)
+        parts = _series(e2[easy], e1[easy], z[easy], with_grad=with_grad)
+        for whole, part in zip((log_s, d_p, d_m, d_z, ok), parts, strict=True):
+            whole[easy] = part
     grad: FloatArray | None = None
     if with_grad:
         grad = np.stack([
