@@ -15,6 +15,7 @@ from guanxi.customers.models import (
     NoteCategory,
     ValueTier,
 )
+from guanxi.imports.models import ImportKind
 from guanxi.web.selectors import SORTS, ListFilters, SortKey
 
 
@@ -157,3 +158,44 @@ class BulkForm(forms.Form):
         if cleaned and cleaned.get("action") == "tag" and not cleaned.get("tags"):
             self.add_error("tags", _("Type at least one tag."))
         return cleaned
+
+
+# --- imports ---------------------------------------------------------------------------------
+
+class ImportUploadForm(forms.Form):
+    kind = forms.ChoiceField(label=_("The file holds"), choices=ImportKind.choices,
+                             initial=ImportKind.CUSTOMERS)
+    file = forms.FileField(label=_("File (CSV, TSV or Excel)"))
+
+
+class MappingForm(forms.Form):
+    """One select per column of the file: the field it feeds, or "ignore"."""
+
+    IGNORE = "-"
+
+    def __init__(self, *args: Any, headers: list[str], fields: list[str],
+                 proposed: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.headers = headers
+        choices = [(self.IGNORE, _("(ignore)")), *((f, f) for f in fields)]
+        for i, header in enumerate(headers):
+            self.fields[f"col_{i}"] = forms.ChoiceField(
+                label=header, choices=choices, initial=proposed.get(header, self.IGNORE))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        seen: dict[str, str] = {}
+        for i, header in enumerate(self.headers):
+            field = data.get(f"col_{i}")
+            if field and field != self.IGNORE:
+                if field in seen:
+                    raise forms.ValidationError(
+                        _("%(field)s is mapped from two columns: %(a)s and %(b)s.")
+                        % {"field": field, "a": seen[field], "b": header})
+                seen[field] = header
+        return data
+
+    def mapping(self) -> dict[str, str]:
+        """``{column: field}`` for every column, "-" for an ignored one (the importer's
+        override format, so an ignored column is not mapped again by its synonyms)."""
+        return {h: self.cleaned_data[f"col_{i}"] for i, h in enumerate(self.headers)}

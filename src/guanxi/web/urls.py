@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from guanxi.web import views
+from guanxi.web import import_pages, views
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="web/login.html",
@@ -17,4 +17,9 @@ urlpatterns = [
     path("customers/<int:customer_id>/notes/", views.note_add, name="customer_note_add"),
     path("customers/<int:customer_id>/interactions/", views.interaction_add,
          name="customer_interaction_add"),
+    path("imports/", import_pages.import_start, name="import_start"),
+    path("imports/<str:token>/", import_pages.import_mapping, name="import_mapping"),
+    path("imports/<str:token>/progress/", import_pages.import_progress, name="import_progress"),
+    path("imports/<str:token>/errors.csv", import_pages.import_report, name="import_report"),
+    path("score/", import_pages.score_now, name="score_now"),
 ]
