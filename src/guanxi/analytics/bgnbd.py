@@ -263,19 +263,16 @@ def _future_purchases_if_alive_grid(
     xb, Tb = np.broadcast_arrays(x, T)
     x_flat, T_flat = xb.ravel(), Tb.ravel()
     T_values, T_code = np.unique(T_flat, return_inverse=True)
-    x_max = int(x_flat.max())
-    # x is a whole number: use it as its own code (no sort) unless it is absurdly large.
-    if x_max < 2**31:
-        x_code = x_flat.astype(np.int64)
-    else:  # pragma: no cover - billions of repeat purchases
-        x_values_big, x_code = np.unique(x_flat, return_inverse=True)
+    if float(x_flat.max()) * T_values.size >= 2.0**62:  # absurd counts: no integer key
+        tb, xb, Tb = np.broadcast_arrays(t, x, T)
+        return _future_purchases_if_alive(tb, xb, Tb, params)
+    # x is a validated whole number: it is its own code, no sort needed.
+    x_code = x_flat.astype(np.int64)
     pairs, pair_code = np.unique(x_code * T_values.size + T_code, return_inverse=True)
     if t_values.size * pairs.size > size // 2:
         tb, xb, Tb = np.broadcast_arrays(t, x, T)
         return _future_purchases_if_alive(tb, xb, Tb, params)
     pair_x = (pairs // T_values.size).astype(np.float64)
-    if x_max >= 2**31:  # pragma: no cover
-        pair_x = x_values_big[pairs // T_values.size]
     pair_T = T_values[pairs % T_values.size]
     grid = _future_purchases_if_alive(t_values[:, None], pair_x[None, :], pair_T[None, :], params)
     # Advanced indexing broadcasts the two code arrays to the full shape.
