@@ -53,7 +53,10 @@ class ScoreRun(models.Model):
 class CustomerScore(models.Model):
     """One customer in one snapshot. Prospects have a row with only the stage set."""
 
-    run = models.ForeignKey(ScoreRun, on_delete=models.CASCADE, related_name="scores")
+    # No index of its own: the unique (run, customer) constraint's index starts with run, and
+    # every index costs time when a million scores are written.
+    run = models.ForeignKey(ScoreRun, on_delete=models.CASCADE, related_name="scores",
+                            db_index=False)
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="scores",
                                  db_index=False)
     lifecycle_stage = models.CharField(max_length=16, choices=LifecycleStage.choices)
