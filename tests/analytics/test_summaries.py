@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import pickle
 from dataclasses import fields
 
 import numpy as np
@@ -186,3 +187,13 @@ def test_integer_and_string_partials_do_not_merge() -> None:
     b = PartialSummary.from_transactions(["x"], days("2020-01-01"), [1.0])
     with pytest.raises(InvalidInputError, match="integer and string"):
         a.merge(b)
+
+
+def test_partials_and_summaries_survive_pickling_for_distributed_workers() -> None:
+    part = PartialSummary.from_transactions([1, 2, 1], days("2020-01-01", "2020-01-02",
+                                                           "2020-01-09"), [1.0, 2.0, 3.0])
+    again = pickle.loads(pickle.dumps(part))
+    options = {"calibration_end": "2020-01-31"}
+    assert_same_summary(again.finalize(**options), part.finalize(**options))
+    summary = part.finalize(**options)
+    assert_same_summary(pickle.loads(pickle.dumps(summary)), summary)
