@@ -37,6 +37,22 @@ def test_analytic_gradient_matches_finite_differences() -> None:
         assert gradient == pytest.approx(numeric, rel=1e-6, abs=1e-6 * np.abs(numeric).max())
 
 
+def test_analytic_hessian_matches_finite_differences_of_the_gradient() -> None:
+    rng = np.random.default_rng(6)
+    x, m = simulate_spend(2000, rng)
+    data = _Data(x.astype(float), m, rng.uniform(0.5, 2.0, x.size))
+    for params in ([6.25, 3.74, 15.44], [0.5, 1.2, 300.0], [40.0, 20.0, 2.0]):
+        p = np.array(params)
+        numeric = np.empty((3, 3))
+        for j in range(3):
+            h = 1e-6 * p[j]
+            up, down = p.copy(), p.copy()
+            up[j] += h
+            down[j] -= h
+            numeric[:, j] = (data.log_likelihood(up)[1] - data.log_likelihood(down)[1]) / (2 * h)
+        assert data.hessian(p) == pytest.approx(numeric, rel=1e-6, abs=1e-6 * np.abs(numeric).max())
+
+
 def test_parameters_are_recovered_from_simulated_spend() -> None:
     rng = np.random.default_rng(1999)
     x, m = simulate_spend(20_000, rng)

@@ -20,7 +20,7 @@ from typing import Final, Self
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import digamma, gammaln
+from scipy.special import digamma, gammaln, polygamma
 
 from . import _validation as v
 from ._fitting import maximize_log_likelihood
@@ -81,6 +81,20 @@ class _Data:
             self.w, (p * self.x + q) / (gamma + self.m * self.x)
         )
         return ll, np.array([grad_p, grad_q, grad_gamma])
+
+    def hessian(self, params: FloatArray) -> FloatArray:
+        """Analytic Hessian of the total log-likelihood in (p, q, gamma), for standard errors."""
+        p, q, gamma = params
+        xv, W = self.x_values, self.total_weight
+        tri_pxq = polygamma(1, p * xv + q)
+        inv = 1.0 / (gamma + self.m * self.x)
+        pp = dot(self.w_by_x, xv**2 * (tri_pxq - polygamma(1, p * xv)))
+        pq = dot(self.w_by_x, xv * tri_pxq)
+        pg = -dot(self.wx, inv)
+        qq = dot(self.w_by_x, tri_pxq) - W * float(polygamma(1, q))
+        qg = W / gamma - dot(self.w, inv)
+        gg = -W * q / gamma**2 + dot(self.w * (p * self.x + q), inv**2)
+        return np.array([[pp, pq, pg], [pq, qq, qg], [pg, qg, gg]], dtype=np.float64)
 
 
 class GammaGamma:
@@ -192,6 +206,7 @@ class GammaGamma:
             max_iter=self.max_iter,
             tol=self.tol,
             model="GammaGamma",
+            hessian=data.hessian,
         )
         self.params_ = dict(zip(PARAM_NAMES, map(float, result.params), strict=True))
         self.standard_errors_ = dict(
