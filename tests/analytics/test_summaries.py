@@ -197,3 +197,20 @@ def test_partials_and_summaries_survive_pickling_for_distributed_workers() -> No
     assert_same_summary(again.finalize(**options), part.finalize(**options))
     summary = part.finalize(**options)
     assert_same_summary(pickle.loads(pickle.dumps(summary)), summary)
+
+
+@settings(max_examples=30, deadline=None)
+@given(lines=transaction_lines)
+def test_interval_statistics_match_a_direct_computation(
+    lines: list[tuple[int, int, float, int]],
+) -> None:
+    customer = np.array([c for c, _, _, _ in lines])
+    date = np.datetime64("2020-02-20") + np.array([d * 3 for _, d, _, _ in lines])
+    s = summarize_transactions(customer, date, np.ones(len(lines)),
+                               calibration_end="2020-12-31", time_unit="day")
+    for i, c in enumerate(s.customer):
+        gaps = np.diff(np.unique(date[customer == c])).astype(float)
+        mean = gaps.mean() if gaps.size else np.nan
+        std = gaps.std(ddof=1) if gaps.size > 1 else np.nan
+        assert s.mean_interval_days[i] == pytest.approx(mean, nan_ok=True)
+        assert s.std_interval_days[i] == pytest.approx(std, rel=1e-12, abs=1e-12, nan_ok=True)

@@ -408,9 +408,10 @@ def _finalize(
     in_cal: BoolArray = part.day <= cal_end
     if start is not None:
         in_cal &= part.day >= start
-    rows = part.row_customer[in_cal]
-    days = part.day[in_cal]
-    micro = part.amount_micro[in_cal]
+    if bool(in_cal.all()):  # the usual scoring case: no copies of ten million rows
+        rows, days, micro = part.row_customer, part.day, part.amount_micro
+    else:
+        rows, days, micro = part.row_customer[in_cal], part.day[in_cal], part.amount_micro[in_cal]
     starts = _group_starts(rows)
     ends = np.append(starts[1:], rows.size)[: starts.size].astype(np.int64)
     customers = rows[starts]
@@ -426,19 +427,25 @@ def _finalize(
         np.add.reduceat(part.n_lines[in_cal], starts) if starts.size else np.zeros(0, np.int64)
     )
 
-    # Gaps between consecutive purchase days of one customer: the first row of each customer
-    # has no gap before it. The standard deviation is taken around each customer's mean gap
-    # (two passes), not as E[d²] - E[d]², which cancels catastrophically for regular buyers.
-    has_gap = np.ones(rows.size, dtype=bool)
-    has_gap[starts] = False
-    gap = np.diff(days, prepend=days[:1])[has_gap].astype(np.float64)
-    group_of_row = np.repeat(np.arange(starts.size), frequency)
-    gap_group = group_of_row[has_gap]
+    # Gaps between consecutive purchase days of one customer (the first row of a customer
+    # has none). They are whole days, so their sums are exact integers: the gaps of a
+    # customer add up to last - first, and with S2 the sum of their squares the sample
+    # variance is (x S2 - (last - first)^2) / (x (x - 1)) with an exact integer numerator.
+    # No cancellation (the float E[d^2] - E[d]^2 loses every digit for regular buyers), and
+    # no per-row gather of the customer's mean.
+    squared_gap = np.empty(rows.size, dtype=np.int64)
+    if rows.size:
+        squared_gap[0] = 0
+        np.subtract(days[1:], days[:-1], out=squared_gap[1:])
+        np.multiply(squared_gap, squared_gap, out=squared_gap)
+        squared_gap[starts] = 0
+    sum_squares = (np.add.reduceat(squared_gap, starts) if starts.size
+                   else np.zeros(0, np.int64))
+    span = last - first
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean_gap = np.where(x > 0, (last - first) / np.maximum(x, 1), np.nan)
-        squares = np.bincount(gap_group, weights=(gap - mean_gap[gap_group]) ** 2,
-                              minlength=starts.size)
-        std_gap = np.where(x > 1, np.sqrt(squares / np.maximum(x - 1, 1)), np.nan)
+        mean_gap = np.where(x > 0, span / np.maximum(x, 1), np.nan)
+        numerator = (x * sum_squares - span * span).astype(np.float64)
+        std_gap = np.where(x > 1, np.sqrt(numerator / np.maximum(x * (x - 1), 1)), np.nan)
 
     x_holdout: IntArray | None = None
     spend_holdout: FloatArray | None = None
