@@ -42,3 +42,11 @@ def client_for() -> Callable[[User], Client]:
         return client
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    """The dashboard caches per (scoring run, user); ids repeat across tests, so start empty."""
+    from django.core.cache import cache
+
+    cache.clear()

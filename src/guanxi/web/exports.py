@@ -101,3 +101,15 @@ def xlsx_response(user: User, customers: Iterable[Customer]) -> HttpResponse:
     response = HttpResponse(out.getvalue(), content_type=XLSX_TYPE)
     response["Content-Disposition"] = _filename("xlsx")
     return response
+
+
+def table_csv_response(columns: list[str], rows: Iterable[list[Any]]) -> HttpResponse:
+    """A small table (a dashboard chart's rows) as a UTF-8 CSV that Excel opens with Chinese
+    intact (the BOM), cells made formula-safe like the customer export's."""
+    buffer = io.StringIO()
+    buffer.write("\ufeff")
+    writer = csv.writer(buffer)
+    writer.writerow([_cell(c) for c in columns])
+    for row in rows:
+        writer.writerow([_cell(v) for v in row])
+    return HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")

@@ -8,6 +8,7 @@ urlpatterns = [
                                                 redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.home, name="home"),
+    path("dashboard/<str:key>.<str:fmt>", views.chart_export, name="chart_export"),
     path("customers/", views.customer_list, name="customer_list"),
     path("customers/bulk/", views.customer_bulk, name="customer_bulk"),
     path("customers/export.<str:fmt>", views.customer_export, name="customer_export"),

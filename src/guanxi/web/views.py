@@ -36,7 +36,7 @@ from guanxi.customers.selectors import (
     can_see_contact_details,
     customers_visible,
 )
-from guanxi.web import exports, selectors
+from guanxi.web import charts, exports, selectors
 from guanxi.web.forms import BulkForm, InteractionForm, ListFilterForm, NoteForm
 
 F = TypeVar("F", bound=Callable[..., HttpResponse])
@@ -77,7 +77,31 @@ def _wants_fragment(request: HttpRequest) -> bool:
 @login_required
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/home.html", {"dash": selectors.dashboard(user=_user(request))})
+    user = _user(request)
+    data = charts.dashboard_data(user=user)
+    return render(request, "web/home.html", {
+        "dash": data["summary"],
+        "charts": charts.build_charts(user=user, data=data),
+        "work": charts.todays_work(user=user),
+        "can_score": user.is_admin_role or user.role == "manager",
+        "scoring": request.GET.get("scoring") == "1",
+    })
+
+
+@login_required
+@require_GET
+def chart_export(request: HttpRequest, key: str, fmt: str) -> HttpResponseBase:
+    """One dashboard chart as CSV (its table) or PNG (drawn by matplotlib)."""
+    user = _user(request)
+    chart = charts.build_charts(user=user, data=charts.dashboard_data(user=user)).get(key)
+    if chart is None or fmt not in ("csv", "png") or (fmt == "png" and not chart.has_png):
+        raise Http404(_("Unknown chart or format."))
+    if fmt == "png":
+        response = HttpResponse(charts.png(chart), content_type="image/png")
+    else:
+        response = exports.table_csv_response(chart.columns, chart.rows)
+    response["Content-Disposition"] = f'attachment; filename="guanxi-{key}.{fmt}"'
+    return response
 
 
 # ---------------------------------------------------------------------------------------------
