@@ -9,26 +9,14 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+from typing import Any
 
 import pytest
 
 from guanxi.accounts.models import Role, User
+from testdata import REPO_ROOT, SHARED_DATA, shared_data_file
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
-
-
-def shared_data_file(*parts: str) -> Path:
-    """A data set from ../shared/data: CI must have it; elsewhere its tests skip, saying why."""
-    path = SHARED_DATA.joinpath(*parts)
-    if not path.exists():
-        reason = f"data set {path} is missing (it lives in ../shared/data beside the repo)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return path
+__all__ = ["REPO_ROOT", "SHARED_DATA", "shared_data_file"]
 
 
 def _user(username: str, role: Role, manager: User | None = None) -> User:
@@ -67,3 +55,12 @@ def agent(db: None) -> User:
 @pytest.fixture
 def analyst(db: None) -> User:
     return _user("chen", Role.ANALYST)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """Argon2 costs ~0.5 s a persona; tests check behaviour, not the hasher's strength.
+
+    (A web test asserts that production settings keep Argon2.)
+    """
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

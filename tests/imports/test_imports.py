@@ -18,7 +18,6 @@ import pytest
 import time_machine
 from typer.testing import CliRunner
 
-from conftest import shared_data_file
 from guanxi.accounts.models import User
 from guanxi.cli.main import app
 from guanxi.core.errors import PermissionDenied
@@ -27,6 +26,7 @@ from guanxi.imports.errors import ImportFileError, ImportMappingError
 from guanxi.imports.models import ImportRun, ImportStatus
 from guanxi.imports.services import import_customers, import_interactions, import_orders
 from guanxi.sales.models import Order, OrderLine, OrderStatus
+from testdata import shared_data_file
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
