@@ -14,6 +14,7 @@ for the counts that imports change).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import math
@@ -41,7 +42,9 @@ WORK_CACHE_SECONDS = 60
 AT_RISK_LIMIT = 10
 WORK_LIMIT = 15
 # Tiers from the top of the pyramid down.
-TIER_ORDER = [ValueTier.VIP.value, *(v for v in ValueTier.values if v != ValueTier.VIP.value)]
+# Tiers from the top of the pyramid down; the unscored are not on it.
+TIER_ORDER = [ValueTier.VIP.value, ValueTier.KEY.value, ValueTier.MAJOR.value,
+              ValueTier.ORDINARY.value]
 _PALETTE = ["#b3261e", "#d4652f", "#e0a030", "#5b8def", "#1a7f37", "#8250df", "#636c76",
             "#0b57d0"]
 CHART_KEYS = ("equity", "pyramid", "stages", "segments", "rfm", "migration", "at_risk")
@@ -83,11 +86,22 @@ def dashboard_data(*, user: User) -> dict[str, Any]:
     """All dashboard aggregates for ``user``, from the cache when the latest run is unchanged."""
     runs = latest_runs()
     key = cache_key(user, runs[0] if runs else None)
-    data = cache.get(key)
+    data: dict[str, Any] | None = cache.get(key)
     if data is None:
         data = _compute(user, runs)
         cache.set(key, data, CACHE_SECONDS)
-    return data  # type: ignore[no-any-return]  # what _compute returned
+    # The cache holds figures, not words: label them in the language of this request.
+    return {**data, "summary": _relabel(data["summary"])}
+
+
+def _relabel(summary: selectors.Dashboard) -> selectors.Dashboard:
+    stages, tiers = dict(LifecycleStage.choices), dict(ValueTier.choices)
+    return dataclasses.replace(
+        summary,
+        stages=[dataclasses.replace(b, label=str(stages.get(b.key, b.key)))
+                for b in summary.stages],
+        tiers=[dataclasses.replace(b, label=str(tiers.get(b.key, b.key)))
+               for b in summary.tiers])
 
 
 def _compute(user: User, runs: list[int]) -> dict[str, Any]:
@@ -120,7 +134,7 @@ def _compute(user: User, runs: list[int]) -> dict[str, Any]:
             .filter(old__isnull=False).values("old", "value_tier").annotate(n=Count("pk"))
             .order_by()]
     at_risk = list(
-        visible.filter(Q(lifecycle_stage__in=["dormant", "drifting", "lost"])
+        visible.filter(Q(lifecycle_stage__in=[LifecycleStage.DORMANT, LifecycleStage.LOST])
                        | Q(p_alive__lt=0.5), clv__isnull=False)
         .order_by("-clv", "pk").values("pk", "name", "clv", "p_alive", "lifecycle_stage")
         [:AT_RISK_LIMIT])
