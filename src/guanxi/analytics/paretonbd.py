@@ -41,11 +41,11 @@ Both are ``J = int_0^inf (d1+t)^-e1 (d2+t)^-e2 dt`` with ``d1 <= d2``. Substitut
 S lies in [1, 1/(1-z)], so its logarithm never overflows whatever x is; the powers stay as
 logarithms. Its series has positive terms whose ratio ``z (p+n)/(p+m+n)`` is below z, so it
 converges geometrically and its tail is bounded. It converges slowly only when z is close to
-1, i.e. when one of alpha, beta is tiny next to the other and tau is small; there
-(``_tail_integral_by_quadrature``) the integral is split at the point where z falls to 1/2: the
-tail by the series, the finite part by Gauss-Legendre in ``u = log(1 + t/d1)``, in which the
-integrand is smooth on a scale of 1 whatever its parameters. alpha = beta is the case z = 0
-(S = 1): no limit needs special handling. Gradients are exact derivatives of the same sums.
+1, i.e. when one of alpha, beta is several times the other and tau is small; for z > 0.7
+(``_quadrature``) the integral is split at the point where z falls to 1/2: the tail by the
+series, the finite part by Gauss-Legendre in ``u = log(1 + t/d1)``, in which the integrand is
+smooth on a scale of 1 whatever its parameters. alpha = beta is the case z = 0 (S = 1): no
+limit needs special handling. Gradients are exact derivatives of the same sums.
 """
 
 from __future__ import annotations
