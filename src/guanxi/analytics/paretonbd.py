@@ -13,13 +13,13 @@ in one time unit.
 
 How the likelihood is evaluated
 -------------------------------
-The FH note's eq. 22 is ``L = Gamma(r+x) alpha^r beta^s / Gamma(r) * [(alpha+T)^-(r+x)
+The FH note's eq. 18 is ``L = Gamma(r+x) alpha^r beta^s / Gamma(r) * [(alpha+T)^-(r+x)
 (beta+T)^-s + s/(r+s+x) A_0]`` with ``A_0`` a difference of two Gauss hypergeometric
-functions 2F1(r+s+x, s+1 or r+x; r+s+x+1; z) (eqs. 23-24). Evaluated as written it overflows
-(the powers for x in the thousands), loses every digit to cancellation when t_x is close to
+functions 2F1(r+s+x, s+1 or r+x; r+s+x+1; z) (eqs. 19-20). Evaluated as written it overflows
+(the powers for x in the thousands), subtracts two nearly equal terms when t_x is close to
 T, and needs 2F1 with a huge first parameter and z close to 1, where ``scipy.special.hyp2f1``
 is unreliable. We never form A_0. Going back to the integral the note starts from
-(eq. 19 integrated over the Gamma mixing distributions),
+(the individual-level likelihood integrated over the Gamma mixing distributions),
 ``s/(r+s+x) A_0 = s * int_{t_x}^{T} (alpha+u)^-(r+x) (beta+u)^-(s+1) du``, and integrating the
 first term by parts, the bracket becomes a sum of two positive tail integrals::
 
@@ -405,7 +405,7 @@ def _mean_lifetime_factor(s: float, log_ratio: FloatArray) -> FloatArray:
 
     It is E[(1 - exp(-mu t)) / mu] / (beta + T) for mu ~ Gamma(s, beta + T), with
     ``q = (beta+T)/(beta+T+t)``. ``expm1`` keeps it exact for s near 1 and for small t,
-    where the textbook form (SMC eq. 22) divides two vanishing numbers.
+    where the textbook form (FH note eq. 41) divides two vanishing numbers.
     """
     a = s - 1.0
     if a == 0.0:
@@ -448,7 +448,7 @@ class _Data:
         self.total_weight = float(w.sum())
 
     def log_likelihood(self, params: FloatArray) -> tuple[float, FloatArray]:
-        """Total weighted log-likelihood (FH note eq. 22) and its gradient in (r, alpha, s, beta).
+        """Total weighted log-likelihood (FH note eq. 18) and its gradient in (r, alpha, s, beta).
 
         An optimizer's trial step can leave the region where the model is numerically
         meaningful (a parameter of 1e-300 or 1e300); such a point gets -inf and a zero
@@ -652,7 +652,7 @@ class ParetoNBD:
     ) -> Self:
         """Maximum likelihood estimates of (r, alpha, s, beta) from one row per customer.
 
-        The log-likelihood (FH note eq. 22, evaluated as described in the module docstring)
+        The log-likelihood (FH note eq. 18, evaluated as described in the module docstring)
         is summed over the distinct (x, t_x, T) rows, each weighted by how many customers
         share it (times ``weights``): the same likelihood, far fewer evaluations. The
         optimizer is L-BFGS-B on the log-parameters with the analytic gradient.
@@ -724,7 +724,7 @@ class ParetoNBD:
     def log_likelihood_individual(
         self, x: npt.ArrayLike, t_x: npt.ArrayLike, T: npt.ArrayLike
     ) -> FloatArray:
-        """Log-likelihood of each customer's (x, t_x, T) (FH note eq. 22; SMC eq. 11).
+        """Log-likelihood of each customer's (x, t_x, T) (FH note eq. 18).
 
         ``log Gamma(r+x) - log Gamma(r) + r log alpha + s log beta + log(Phi(x, t_x) +
         Psi(x, T))``. When the customer most likely made no purchase in (t_x, T] the same
@@ -732,6 +732,17 @@ class ParetoNBD:
         (beta+t_x)^-s - (Psi(t_x) - Psi(T))``, with the difference from
         ``_psi_step``: then a log-likelihood near 0 (x = 0 and a tiny T) keeps its
         relative precision instead of being a cancellation of terms of size r log alpha.
+
+        Parameters
+        ----------
+        x, t_x, T : array_like
+            Repeat purchases, time of the last one, time since the first purchase (the
+            model's time unit); broadcast against each other.
+
+        Returns
+        -------
+        ndarray of float64
+            One value per customer (0-d for scalar input).
         """
         r, alpha, s, beta = params = self._params()
         xf, txf, Tf = v.customer_arrays(x, t_x, T)
@@ -749,11 +760,22 @@ class ParetoNBD:
         return np.asarray(np.where(y <= 0.5, relative, direct), dtype=np.float64)
 
     def p_alive(self, x: npt.ArrayLike, t_x: npt.ArrayLike, T: npt.ArrayLike) -> FloatArray:
-        """Probability that the customer is still alive at T (FH note eq. 25; SMC eq. 18).
+        """Probability that the customer is still alive at T (FH note eqs. 36-37).
 
         ``P(alive) = (alpha+T)^-(r+x) (beta+T)^-s / (Phi(x, t_x) + Psi(x, T))``: the share of
         the likelihood bracket that comes from "alive at T". Both are logs, so heavy buyers
         with t_x = T (where other implementations divide infinities) are ordinary numbers.
+
+        Parameters
+        ----------
+        x, t_x, T : array_like
+            Repeat purchases, time of the last one, time since the first purchase (the
+            model's time unit); broadcast against each other.
+
+        Returns
+        -------
+        ndarray of float64
+            P(alive) in [0, 1], broadcast shape.
         """
         params = self._params()
         xf, txf, Tf = v.customer_arrays(x, t_x, T)
@@ -765,12 +787,25 @@ class ParetoNBD:
     def expected_purchases(
         self, t: npt.ArrayLike, x: npt.ArrayLike, t_x: npt.ArrayLike, T: npt.ArrayLike
     ) -> FloatArray:
-        """Expected repeat purchases in (T, T + t] given (x, t_x, T) (FH note eq. 27; SMC eq. 22).
+        """Expected repeat purchases in (T, T + t] given (x, t_x, T) (FH note eq. 41).
 
         ``P(alive) * (r+x)/(alpha+T) * E[(1 - exp(-mu t))/mu]`` with mu | alive ~
         Gamma(s, beta+T), i.e. ``P(alive) (r+x)(beta+T) / ((alpha+T)(s-1)) * [1 -
         ((beta+T)/(beta+T+t))^(s-1)]``, whose bracket is taken with ``expm1`` so that s = 1
         (where it becomes a logarithm) and small t are exact. Broadcasts.
+
+        Parameters
+        ----------
+        t : array_like
+            Horizon after T (the model's time unit), >= 0.
+        x, t_x, T : array_like
+            Repeat purchases, time of the last one, time since the first purchase; all four
+            arguments broadcast against each other.
+
+        Returns
+        -------
+        ndarray of float64
+            Expected purchases, >= 0, broadcast shape.
         """
         r, alpha, s, beta = params = self._params()
         tf = v.horizon("t", t)
@@ -784,10 +819,20 @@ class ParetoNBD:
         return np.asarray(out, dtype=np.float64)
 
     def expected_purchases_new(self, t: npt.ArrayLike) -> FloatArray:
-        """Expected repeat purchases of a new customer in (0, t] after the first (SMC eq. 17).
+        """Expected repeat purchases of a new customer in (0, t] after the first (FH note eq. 27).
 
         ``E[X(t)] = r beta / (alpha (s-1)) * [1 - (beta/(beta+t))^(s-1)]``, the bracket via
         ``expm1`` as in :meth:`expected_purchases` (it is that formula for x = t_x = T = 0).
+
+        Parameters
+        ----------
+        t : array_like
+            Horizon after the first purchase (the model's time unit), >= 0.
+
+        Returns
+        -------
+        ndarray of float64
+            E[X(t)], same shape as ``t``.
         """
         r, alpha, s, beta = self._params()
         tf = v.horizon("t", t)
@@ -809,6 +854,19 @@ class ParetoNBD:
         It is P(alive) times the probability of buying before dying within the window. The
         difference is Psi(T) times the relative decrease from ``_psi_step``, which keeps its
         digits for small t.
+
+        Parameters
+        ----------
+        t : array_like
+            Horizon after T (the model's time unit), >= 0.
+        x, t_x, T : array_like
+            Repeat purchases, time of the last one, time since the first purchase; all four
+            arguments broadcast against each other.
+
+        Returns
+        -------
+        ndarray of float64
+            Probabilities in [0, P(alive)], broadcast shape.
         """
         params = self._params()
         tf = v.horizon("t", t)
@@ -838,6 +896,17 @@ class ParetoNBD:
         The root is found by Newton's method on ``log Psi(x, T + w)`` against ``log w``,
         started from the same median with the death rate set to 0 (a lower bound, since
         death only delays the next purchase), and kept in a shrinking bracket.
+
+        Parameters
+        ----------
+        x, t_x, T : array_like
+            Repeat purchases, time of the last one, time since the first purchase (the
+            model's time unit); broadcast against each other.
+
+        Returns
+        -------
+        ndarray of float64
+            Median waiting time in the model's unit, NaN where it does not exist.
         """
         params = self._params()
         xf, txf, Tf = v.customer_arrays(x, t_x, T)
