@@ -894,8 +894,8 @@ class ParetoNBD:
         counted from T.
 
         The root is found by Newton's method on ``log Psi(x, T + w)`` against ``log w``,
-        started from the same median with the death rate set to 0 (a lower bound, since
-        death only delays the next purchase), and kept in a shrinking bracket.
+        started from the same median with the death rate set to 0 (a lower bound: dying can
+        only prevent purchases), and kept in a shrinking bracket.
 
         Parameters
         ----------
