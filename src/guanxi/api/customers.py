@@ -150,7 +150,8 @@ def list_customers(request: HttpRequest, filters: Query[CustomerFilters]) -> Jso
     search = (filters.search or "").strip()
     if search:
         # The same matching rules as customer_list(search=...), one indexed query per rule.
-        branches = or_branches(customer_search_filter(search))
+        branches = or_branches(
+            customer_search_filter(search, contact_details=can_see_contact_details(user)))
         page = keyset_page_any(qs, branches, after=filters.after, limit=filters.limit)
     else:
         page = keyset_page(qs, after=filters.after, limit=filters.limit)

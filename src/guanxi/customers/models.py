@@ -141,6 +141,7 @@ class ExternalId(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["source", "value"], name="external_id_unique"),
         ]
+        indexes = [models.Index(fields=["value"], name="external_id_value")]
 
     def __str__(self) -> str:
         return f"{self.source}:{self.value}"

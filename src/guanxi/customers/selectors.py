@@ -20,18 +20,32 @@ from django.db.models import Q, QuerySet
 from guanxi.accounts.models import Role, User
 from guanxi.core.errors import NotFound, PermissionDenied
 from guanxi.customers.errors import CustomerErrorCode
-from guanxi.customers.models import Customer
+from guanxi.customers.models import Customer, Kind
 from guanxi.customers.normalize import name_pinyin, normalize_phone
 
 
 def _visible_filter(user: User) -> Q | None:
-    """The filter that limits ``user`` to their customers; None means no limit."""
+    """The filter that limits ``user`` to their customers; None means no limit.
+
+    Written as ``owner_id IN (...) OR organization_id IN (...)`` with the ids fetched first
+    (two tiny queries) rather than as joins: a join to the users or to the organizations makes
+    PostgreSQL scan the whole customer table in id order (0.2 s vs 20 ms at 1M customers).
+    """
     if user.is_admin_role or user.role in (Role.ANALYST, Role.AGENT):
         return None
+    owners = [user.pk]
     if user.role == Role.MANAGER:
-        return Q(owner=user) | Q(owner__manager=user)
-    # A rep, or any role we do not know: only what they own.
-    return Q(owner=user) | Q(organization__owner=user)
+        owners += list(User.objects.filter(manager=user).values_list("pk", flat=True))
+    # A rep (or a role we do not know) sees what they own, and the contacts of organizations
+    # they own; a manager the same for the whole team.
+    organizations = list(
+        Customer.objects.filter(owner_id__in=owners, kind=Kind.ORGANIZATION, is_active=True)
+        .values_list("pk", flat=True)
+    )
+    flt = Q(owner_id__in=owners)
+    if organizations:
+        flt |= Q(organization_id__in=organizations)
+    return flt
 
 
 def customers_visible(*, user: User, include_merged: bool = False) -> QuerySet[Customer]:
@@ -72,10 +86,29 @@ def access_customer(*, user: User, customer_id: int, write: bool = False) -> Cus
     return customer
 
 
-def customer_search_filter(term: str) -> Q:
-    """Match a search term against name, pinyin, initials, phone, e-mail and external ids."""
+# Below this many characters a "contains" search cannot use a trigram index and would read the
+# whole table, so short terms match the start of the name instead (people type a surname or the
+# first characters of a name; 王 finds 王伟, not 汪王).
+MIN_CONTAINS_LENGTH = 3
+
+
+def customer_search_filter(term: str, *, contact_details: bool = True) -> Q:
+    """Match a search term against name, pinyin, initials, phone, e-mail and external ids.
+
+    The result is an OR of simple conditions, each servable by its own index (see the
+    customers migration 0002); ``guanxi.core.pagination.keyset_page_any`` pages it one branch
+    at a time. With ``contact_details=False`` (the analyst) phone and e-mail are not searched:
+    a hit would tell them whose number it is.
+    """
     term = term.strip()
-    q = Q(name__icontains=term) | Q(external_ids__value=term)
+    if len(term) >= MIN_CONTAINS_LENGTH:
+        q = Q(name__icontains=term)
+    else:
+        # Case-sensitive prefixes use the plain index on name; "jo" also tries "Jo".
+        q = Q(name__startswith=term)
+        if term.isascii() and term != term.capitalize():
+            q |= Q(name__startswith=term.capitalize())
+    q |= Q(external_ids__value=term)
     lowered = term.lower()
     if lowered.isascii() and lowered.replace(" ", "").isalpha():
         compact = lowered.replace(" ", "")
@@ -84,6 +117,8 @@ def customer_search_filter(term: str) -> Q:
         full, _initials = name_pinyin(term)
         if full:
             q |= Q(name_pinyin__startswith=full)
+    if not contact_details:
+        return q
     if "@" in term:
         q |= Q(email=lowered)
     digits = "".join(ch for ch in term if ch.isdigit())
@@ -106,7 +141,8 @@ def customer_list(
 ) -> QuerySet[Customer]:
     qs = customers_visible(user=user)
     if search:
-        qs = qs.filter(customer_search_filter(search)).distinct()
+        flt = customer_search_filter(search, contact_details=can_see_contact_details(user))
+        qs = qs.filter(flt).distinct()
     if owner_id is not None:
         qs = qs.filter(owner_id=owner_id)
     if lifecycle_stage:
