@@ -20,7 +20,8 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 
-__all__ = ["parse_amount", "parse_date", "parse_datetime", "parse_quantity", "text"]
+__all__ = ["iso_datetime", "parse_amount", "parse_date", "parse_datetime", "parse_quantity",
+           "plain_amount", "text"]
 
 # Excel counts days from 1899-12-30 (this base absorbs Lotus' phantom 1900-02-29 for every
 # serial after February 1900, which is all that matter to a CRM).
@@ -38,6 +39,12 @@ _AMOUNT_NOISE = re.compile(r"[\s\u00a0\u3000,，¥￥$€£]|RMB|CNY|USD|HKD|EUR
                            re.IGNORECASE)
 _PLAIN = re.compile(r"-?\d+(?:\.\d+)?")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+# The fast paths: what most exports write, recognized by ASCII-only patterns; anything else
+# goes through the full parsers above, with their error messages.
+_ISO = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?: [0-9]{2}:[0-9]{2}(?::[0-9]{2})?)?")
+_PLAIN_ASCII = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+# Currency signs, thousands separators and spaces: a subset of ``_AMOUNT_NOISE``.
+_AMOUNT_STRIP = str.maketrans("", "", " ,\u00a0\u3000，¥￥$€£")
 
 
 def text(value: Any) -> str:
@@ -126,6 +133,34 @@ def parse_datetime(value: Any, zone: str | None = None) -> dt.datetime:
     if not raw:
         raise ValueError("the date is empty")
     return _parse_datetime_text(raw, settings.TIME_ZONE)
+
+
+def iso_datetime(value: Any, zone: dt.tzinfo) -> dt.datetime | None:
+    """The fast path of ``parse_datetime`` for ``YYYY-MM-DD[ HH:MM[:SS]]`` text in ``zone``.
+
+    Returns what ``parse_datetime`` returns for such a value, or ``None`` for anything else
+    (other forms, surrounding spaces, impossible dates), which the caller then hands to
+    ``parse_datetime`` for the full treatment and its error message.
+    """
+    if type(value) is str and _ISO.fullmatch(value):
+        try:
+            return dt.datetime.fromisoformat(value).replace(tzinfo=zone)
+        except ValueError:
+            return None
+    return None
+
+
+def plain_amount(value: Any) -> Decimal | None:
+    """The fast path of ``parse_amount`` for text such as ``¥1,234.50`` or ``-88``.
+
+    Returns the same Decimal ``parse_amount`` would, or ``None`` when the text needs the full
+    parser (words such as RMB, brackets, a trailing minus, or something that is not a number).
+    """
+    if type(value) is str:
+        cleaned = value.translate(_AMOUNT_STRIP)
+        if _PLAIN_ASCII.fullmatch(cleaned):
+            return Decimal(cleaned)
+    return None
 
 
 def parse_date(value: Any) -> dt.date:
