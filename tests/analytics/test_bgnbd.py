@@ -16,6 +16,7 @@ from guanxi.analytics import (
     NotIdentifiableError,
     simulate_bgnbd_transactions,
 )
+from guanxi.analytics._fitting import maximize_log_likelihood
 from guanxi.analytics.bgnbd import _Data, _future_purchases_if_alive
 
 CDNOW = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
@@ -127,6 +128,28 @@ def test_analytic_hessian_matches_finite_differences_of_the_gradient(discrete: b
             down[j] -= h
             numeric[:, j] = (data.log_likelihood(up)[1] - data.log_likelihood(down)[1]) / (2 * h)
         assert data.hessian(p) == pytest.approx(numeric, rel=1e-6, abs=1e-6 * np.abs(numeric).max())
+
+
+def test_a_warm_start_from_a_sample_reaches_the_same_optimum() -> None:
+    # Large fits first solve a 50,000-row sample and finish with Newton steps on all rows;
+    # here the same path on a smaller data set, against plain L-BFGS-B on all rows.
+    rng = np.random.default_rng(23)
+    sim = simulate_bgnbd_transactions(20_000, CDNOW, T=rng.integers(100, 300, 20_000) / 7,
+                                      rng=rng)
+    data = _Data(sim.x.astype(float), np.floor(sim.t_x * 7) / 7, sim.T, None)
+    sample = data.sample(500)
+    assert sample is not None
+    assert sample.rep_x.size < data.rep_x.size // 2
+    common = {"total_weight": data.total_weight, "penalizer": 0.0, "max_iter": 1000,
+              "tol": 1e-9, "model": "BGNBD"}
+    start = np.array([1.0, 10.0, 1.0, 1.0])
+    plain = maximize_log_likelihood(data.log_likelihood, start, **common)
+    warm = maximize_log_likelihood(data.log_likelihood, start, hessian=data.hessian,
+                                   warm_start=sample.log_likelihood, **common)
+    assert warm.converged
+    assert warm.n_iter < plain.n_iter
+    assert warm.params == pytest.approx(plain.params, rel=1e-6)
+    assert warm.log_likelihood == pytest.approx(plain.log_likelihood, rel=1e-12)
 
 
 def test_fit_likelihood_equals_the_sum_of_individual_likelihoods() -> None:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize
+from scipy.optimize import OptimizeResult, minimize
 
 from ._validation import FloatArray
 from .errors import ConvergenceWarning
@@ -43,6 +43,7 @@ def maximize_log_likelihood(
     tol: float,
     model: str,
     hessian: Hessian | None = None,
+    warm_start: LogLikelihood | None = None,
 ) -> FitResult:
     """Maximize ``log_likelihood`` over positive parameters; standard errors from its Hessian.
 
@@ -52,6 +53,12 @@ def maximize_log_likelihood(
     L-BFGS-B gets the analytic gradient, chain-ruled to log space: d/dlog(p) = p * d/dp.
     Standard errors come from ``hessian`` when the model has an analytic one, else from
     finite differences of the gradient.
+
+    With both ``warm_start`` (a cheap approximation of the log-likelihood, e.g. on a sample
+    of the rows) and ``hessian``, L-BFGS-B first solves the approximation, and Newton steps
+    in a trust region (scipy's ``trust-exact``) finish on the full data: from that close,
+    two or three full passes replace the dozen or more a quasi-Newton method needs to
+    learn the curvature.
     """
 
     last: dict[bytes, tuple[float, FloatArray]] = {}
@@ -75,24 +82,60 @@ def maximize_log_likelihood(
             return np.inf, np.zeros_like(theta)
         return value, gradient
 
+    def lbfgsb(
+        fun: Callable[[FloatArray], tuple[float, FloatArray]], theta: FloatArray, budget: int
+    ) -> tuple[FloatArray, OptimizeResult, int]:
+        # Near a flat optimum the line search can fail ("ABNORMAL") on rounding noise in f
+        # while the gradient is still above tol; a restart from there, with a fresh curvature
+        # memory, nearly always finishes in an iteration or two. Two restarts at most.
+        used = 0
+        for _ in range(3):
+            result = minimize(
+                fun, theta, jac=True, method="L-BFGS-B",
+                options={"maxiter": budget - used, "gtol": tol,
+                         "ftol": 1e3 * np.finfo(float).eps},
+            )
+            theta = np.asarray(result.x, dtype=np.float64)
+            used += int(result.nit)
+            if result.success or used >= budget:
+                break
+        return theta, result, used
+
     theta = np.log(start)
     n_iter = 0
-    # Near a flat optimum the line search can fail ("ABNORMAL") on rounding noise in f while
-    # the gradient is still above tol; a restart from there, with a fresh curvature memory,
-    # nearly always finishes in an iteration or two. Two restarts at most.
-    for _ in range(3):
-        result = minimize(
-            objective,
-            theta,
-            jac=True,
-            method="L-BFGS-B",
-            options={"maxiter": max_iter - n_iter, "gtol": tol,
-                     "ftol": 1e3 * np.finfo(float).eps},
-        )
+    result: OptimizeResult | None = None
+    if warm_start is not None and hessian is not None:
+        analytic = hessian
+
+        def approximate(theta: FloatArray) -> tuple[float, FloatArray]:
+            params = np.exp(theta)
+            ll, grad = warm_start(params)
+            value = -ll / total_weight + penalizer * float(np.sum(params**2))
+            if not np.isfinite(value):
+                return np.inf, np.zeros_like(theta)
+            return value, -grad * params / total_weight + 2.0 * penalizer * params**2
+
+        def hess_theta(theta: FloatArray) -> FloatArray:
+            # Chain rule to log space: H_theta = P H P + diag(g * p) for f = -LL / W, P = diag(p).
+            params = np.exp(theta)
+            _, grad = evaluate(params)
+            h = np.asarray(analytic(params), dtype=np.float64)
+            return np.asarray(
+                -(params[:, None] * h * params[None, :] + np.diag(grad * params)) / total_weight
+                + np.diag(4.0 * penalizer * params**2),
+                dtype=np.float64,
+            )
+
+        theta, _, _ = lbfgsb(approximate, theta, max_iter)
+        result = minimize(objective, theta, jac=True, hess=hess_theta, method="trust-exact",
+                          options={"gtol": tol, "maxiter": max_iter})
         theta = np.asarray(result.x, dtype=np.float64)
-        n_iter += int(result.nit)
-        if result.success or n_iter >= max_iter:
-            break
+        n_iter = int(result.nit)
+        if not (result.success and np.all(np.isfinite(theta))):
+            theta, result, used = lbfgsb(objective, theta, max_iter)
+            n_iter += used
+    else:
+        theta, result, n_iter = lbfgsb(objective, theta, max_iter)
     _, gradient = objective(theta)
     converged = bool(result.success) or bool(np.max(np.abs(gradient)) <= 10.0 * tol)
     if not converged:
