@@ -26,6 +26,8 @@ import csv
 import datetime as dt
 import hashlib
 import json
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
@@ -263,6 +265,57 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
+# --- reading ahead ---------------------------------------------------------------------------
+
+_END = object()
+
+
+def _read_ahead(items: Iterator[Any], depth: int = 1) -> Iterator[Any]:
+    """Produce ``items`` in a thread, at most ``depth`` ahead of the consumer.
+
+    The import reads and parses the next chunk while the database writes the current one:
+    the database's work (SQLite's C code, PostgreSQL's round trips) runs without the GIL, so
+    the two overlap. Nothing here touches the database. An exception in the thread is raised
+    to the consumer in its place in the sequence; closing the generator stops the thread.
+    """
+    ready: queue.Queue[tuple[object, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(kind: object, value: Any) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put((kind, value), timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for item in items:
+                if not put(None, item):
+                    return
+            put(_END, None)
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(exc, None)
+
+    thread = threading.Thread(target=work, name="guanxi-import-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = ready.get()
+            if kind is None:
+                yield value
+            elif kind is _END:
+                return
+            else:
+                assert isinstance(kind, BaseException)
+                raise kind
+    finally:
+        stop.set()
+        thread.join()
+
+
 # --- the import driver ---------------------------------------------------------------------
 
 class _Import:
@@ -291,6 +344,10 @@ class _Import:
     def process(self, chunk: list[tuple[int, Row]]) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def chunks(self, table: TableReader) -> Iterator[list[tuple[int, Row]]]:
+        """The chunks ``run`` hands to ``process``; the order import reads ahead in a thread."""
+        return self._chunks(table)
+
     def options(self) -> dict[str, Any]:
         return {"update": self.update}
 
@@ -313,7 +370,6 @@ class _Import:
         group_column = self.columns.get(self.group_field) if self.group_field else None
         chunk: list[tuple[int, Row]] = []
         for line, row in table:
-            self.result.read += 1
             # Rows of one order (same order number, one after the other) stay in one chunk.
             if len(chunk) >= self.chunk_size and (
                     group_column is None
@@ -340,8 +396,10 @@ class _Import:
                 source_system=self.source_system, actor=self.actor, options=self.options(),
                 started_at=clock.now())
             self.result.run_id = run.pk if run else None
+            chunks = self.chunks(table)
             try:
-                for chunk in self._chunks(table):
+                for chunk in chunks:
+                    self.result.read += len(chunk)
                     with transaction.atomic():
                         self.process(chunk)
                         if self.dry_run:
@@ -355,6 +413,9 @@ class _Import:
                                  exc.message if isinstance(exc, GuanxiError) else repr(exc))
                 raise
             finally:
+                close = getattr(chunks, "close", None)
+                if close is not None:
+                    close()  # stops a read-ahead thread before the file closes
                 self.report.close()
         if self.report.count:
             self.result.error_report = str(self.report_path)
@@ -631,6 +692,16 @@ def _in(values: list[Any]) -> tuple[str, list[Any]]:
     return "IN (SELECT value FROM json_each(%s))", [json.dumps(values)]
 
 
+class _Parsed(list[tuple[int, Row]]):
+    """A chunk's rows with its orders and its rejected rows, parsed ahead of the writing."""
+
+    def __init__(self, rows: list[tuple[int, Row]], orders: dict[str, _Order],
+                 rejects: list[tuple[int, Row, str, str]]) -> None:
+        super().__init__(rows)
+        self.orders = orders
+        self.rejects = rejects
+
+
 class _OrderImport(_Import):
     kind = ImportKind.ORDERS
     group_field = "external_id"
@@ -662,8 +733,21 @@ class _OrderImport(_Import):
         return dict(_select(f"SELECT value, customer_id FROM {table} WHERE source = %s "
                             f"AND value {match}", [self.source_system, *params]))
 
-    def group(self, chunk: list[tuple[int, Row]]) -> dict[str, _Order]:
-        """Parse the rows into orders: one per order number; rows sharing it are its lines."""
+    def chunks(self, table: TableReader) -> Iterator[list[tuple[int, Row]]]:
+        return _read_ahead(self.parsed(table))
+
+    def parsed(self, table: TableReader) -> Iterator[_Parsed]:
+        for chunk in self._chunks(table):
+            rejects: list[tuple[int, Row, str, str]] = []
+            yield _Parsed(chunk, self.group(chunk, rejects), rejects)
+
+    def group(self, chunk: list[tuple[int, Row]],
+              rejects: list[tuple[int, Row, str, str]]) -> dict[str, _Order]:
+        """Parse the rows into orders: one per order number; rows sharing it are its lines.
+
+        Rejected rows are added to ``rejects`` as ``(line, row, field, reason)``: this may run
+        in the read-ahead thread, and the error report is written by the writing one.
+        """
         c = self.columns.get
         c_ext, c_cust, c_at, c_amount = (c("external_id"), c("customer_external_id"),
                                          c("placed_at"), c("amount"))
@@ -735,7 +819,7 @@ class _OrderImport(_Import):
                 if len(currency) != 3 or not currency.isalpha():
                     raise _Reject("currency", f"{currency!r} is not a currency code (CNY, USD…)")
             except _Reject as rej:
-                self.reject(line, row, rej.field, rej.reason)
+                rejects.append((line, row, rej.field, rej.reason))
                 continue
             item = (product, quantity, amount)
             order = orders.get(ext)
@@ -745,9 +829,9 @@ class _OrderImport(_Import):
                 continue
             if (customer, placed_at, currency) != (order.customer, order.placed_at,
                                                    order.currency):
-                self.reject(line, row, "external_id",
-                            f"order {ext} appears on line {order.first_line} with another "
-                            "customer, time or currency")
+                rejects.append((line, row, "external_id",
+                                f"order {ext} appears on line {order.first_line} with another "
+                                "customer, time or currency"))
                 continue
             order.lines.append(item)
             order.rows.append((line, row))
@@ -823,7 +907,18 @@ class _OrderImport(_Import):
             ((products.get(p) if p else None, q, a) for p, q, a in order.lines), key=_line_key)
 
     def process(self, chunk: list[tuple[int, Row]]) -> None:
-        orders = self.group(chunk)
+        if connection.vendor == "postgresql":
+            # No wait for the WAL flush at each chunk's commit: a crash can lose the last
+            # chunks, never half of one, and importing the file again redoes exactly those.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit = off")
+        if isinstance(chunk, _Parsed):
+            orders, rejects = chunk.orders, chunk.rejects
+        else:
+            rejects = []
+            orders = self.group(chunk, rejects)
+        for line, row, field_name, reason in rejects:
+            self.reject(line, row, field_name, reason)
         if not orders:
             return
         customer_ids = self.customer_ids(o.customer for o in orders.values())
