@@ -30,10 +30,16 @@ def _fast_password_hashing(settings: Settings) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _empty_cache() -> None:
-    from django.core.cache import cache
+def _empty_cache(settings: Settings) -> None:
+    """The dashboard caches per (scoring run, user). In production that cache is a file every
+    server process shares; here each test process keeps its own, empty at each test (ids
+    repeat across tests, and parallel test processes must not read each other's entries)."""
+    from django.core.cache import caches
 
-    cache.clear()
+    settings.CACHES = {**settings.CACHES, "dashboard": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "dashboard"}}
+    for alias in ("default", "dashboard"):
+        caches[alias].clear()
 
 
 @pytest.fixture(scope="session")

@@ -45,8 +45,13 @@ def client_for() -> Callable[[User], Client]:
 
 
 @pytest.fixture(autouse=True)
-def _empty_cache() -> None:
-    """The dashboard caches per (scoring run, user); ids repeat across tests, so start empty."""
-    from django.core.cache import cache
+def _empty_cache(settings: Settings) -> None:
+    """The dashboard caches per (scoring run, user). In production that cache is a file every
+    server process shares; here each test process keeps its own, empty at each test (ids
+    repeat across tests, and parallel test processes must not read each other's entries)."""
+    from django.core.cache import caches
 
-    cache.clear()
+    settings.CACHES = {**settings.CACHES, "dashboard": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "dashboard"}}
+    for alias in ("default", "dashboard"):
+        caches[alias].clear()

@@ -214,7 +214,13 @@ CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "guanxi",
-    }
+    },
+    # Dashboard aggregates (guanxi.web.charts): shared by every gunicorn worker, so each is
+    # computed once per scoring run, not once per process.
+    "dashboard": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(DATA_DIR / "cache" / "dashboard"),
+    },
 }
 
 LOGGING = {

@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.core.cache import cache
+from django.core.cache import caches
+from django.core.cache.backends.base import BaseCache
+from django.db import connection
 from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -75,17 +77,27 @@ def _sees_everyone(user: User) -> bool:
     return user.is_admin_role or user.role == Role.ANALYST
 
 
+def dashboard_cache() -> BaseCache:
+    """The ``dashboard`` cache (a file cache every server process shares), else the default."""
+    from django.conf import settings
+
+    return caches["dashboard" if "dashboard" in settings.CACHES else "default"]
+
+
 def cache_key(user: User, run_id: int | None) -> str:
     # Scope: administrators and analysts share one entry (they see every customer); anyone
-    # else's figures are their own.
+    # else's figures are their own. The database's name is in the key because the file cache
+    # outlives a process: two databases (test runs side by side) must not share entries.
     scope = "all" if _sees_everyone(user) else f"u{user.pk}"
-    return f"guanxi:dashboard:v1:run{run_id or 0}:{scope}"
+    db = str(connection.settings_dict.get("NAME", ""))
+    return f"guanxi:dashboard:v1:{db}:run{run_id or 0}:{scope}"
 
 
 def dashboard_data(*, user: User) -> dict[str, Any]:
     """All dashboard aggregates for ``user``, from the cache when the latest run is unchanged."""
     runs = latest_runs()
     key = cache_key(user, runs[0] if runs else None)
+    cache = dashboard_cache()
     data: dict[str, Any] | None = cache.get(key)
     if data is None:
         data = _compute(user, runs)
@@ -159,7 +171,8 @@ def todays_work(*, user: User, within_days: int = 7) -> list[WorkItem]:
     """The customers ``user`` owns to call (expected to buy soon or overdue) and their dates
     coming up (birthdays, anniversaries) within ``within_days``."""
     today = clock.today()
-    key = f"guanxi:work:v1:{user.pk}:{today.isoformat()}"
+    key = f"guanxi:work:v1:{connection.settings_dict.get('NAME', '')}:{user.pk}:{today}"
+    cache = dashboard_cache()
     items: list[WorkItem] | None = cache.get(key)
     if items is not None:
         return items
@@ -357,7 +370,9 @@ def _sankey_svg(rows: list[list[Any]]) -> SafeString:
     w, h, nw, gap = 520, 260, 14, 8
     total = sum(_num(r[2]) for r in rows) or 1.0
     left_keys = list(dict.fromkeys(r[0] for r in rows))
-    right_keys = list(dict.fromkeys(r[1] for r in sorted(rows, key=lambda r: str(r[1]))))
+    # Same order on both sides (the rows come sorted from the top tier down).
+    right_keys = [k for k in left_keys if any(r[1] == k for r in rows)]
+    right_keys += [k for k in dict.fromkeys(r[1] for r in rows) if k not in right_keys]
     usable = h - gap * (max(len(left_keys), len(right_keys)) + 1)
 
     def layout(keys: list[Any], col: int) -> dict[Any, list[float]]:
