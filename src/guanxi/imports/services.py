@@ -892,11 +892,11 @@ class _OrderImport(_Import):
                 or (order.channel or s_channel) != s_channel
                 or ((order.status or order.total < 0) and order.final_status != s_status)):
             return False
-        if type(s_placed) is dt.datetime and s_placed.tzinfo is None:
-            # SQLite: naive UTC, as Django reads it back.
-            if s_placed != db_time.naive_utc(order.placed_at):
-                return False
-        elif _stored_datetime(s_placed) != order.placed_at:
+        # Compared as naive UTC: Python never finds an ambiguous wall-clock time (the hour
+        # repeated when clocks go back) equal to a time in another zone.
+        if type(s_placed) is not dt.datetime or s_placed.tzinfo is not None:
+            s_placed = _stored_datetime(s_placed).astimezone(dt.UTC).replace(tzinfo=None)
+        if s_placed != db_time.naive_utc(order.placed_at):
             return False
         if _decimal(s_total) != order.total:
             return False
@@ -960,12 +960,13 @@ class _OrderImport(_Import):
                 self.result.unchanged += len(order.rows)
                 continue
             mine = {"customer_external_id": cid,
-                    "placed_at": order.placed_at,
+                    "placed_at": order.placed_at.astimezone(dt.UTC),
                     "status": order.final_status if order.status or order.total < 0
                     else s_status,
                     "amount": order.total,
                     "currency": order.currency, "channel": order.channel or s_channel}
-            theirs = {"customer_external_id": s_cid, "placed_at": _stored_datetime(s_placed),
+            theirs = {"customer_external_id": s_cid,
+                      "placed_at": _stored_datetime(s_placed).astimezone(dt.UTC),
                       "status": s_status,
                       "amount": _decimal(s_total), "currency": s_currency,
                       "channel": s_channel}
