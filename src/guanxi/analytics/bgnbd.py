@@ -15,7 +15,6 @@ and T (time since the first purchase), all in one time unit.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
 from typing import Final, Self
 
 import numpy as np
@@ -23,9 +22,10 @@ import numpy.typing as npt
 from scipy.special import betaln, digamma, expit, exprel, gammaln, hyp2f1, polygamma
 
 from . import _validation as v
+from ._base import ParametricModel
 from ._fitting import maximize_log_likelihood
 from ._validation import FloatArray, dot
-from .errors import InvalidInputError, NotFittedError, NotIdentifiableError
+from .errors import NotFittedError, NotIdentifiableError
 
 __all__ = ["BGNBD"]
 
@@ -395,7 +395,7 @@ def _log_odds_dropped(
     return np.where(has_repeat, log_odds, -np.inf)
 
 
-class BGNBD:
+class BGNBD(ParametricModel):
     """Beta-geometric/NBD model of repeat purchasing (Fader, Hardie & Lee 2005).
 
     Parameters
@@ -433,36 +433,8 @@ class BGNBD:
     >>> model.p_alive(summary.x, summary.t_x, summary.T)  # doctest: +SKIP
     """
 
-    params_: dict[str, float]
-    standard_errors_: dict[str, float]
-    log_likelihood_: float
-    converged_: bool
-    n_iter_: int
-    n_customers_: int
-
-    def __init__(self, *, penalizer: float = 0.0, max_iter: int = 1000, tol: float = 1e-9) -> None:
-        self.penalizer = penalizer
-        self.max_iter = max_iter
-        self.tol = tol
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, float]) -> Self:
-        """A model with known parameters (stored earlier, or for simulation), without fitting.
-
-        Only ``params_`` is set; the fit diagnostics are NaN, ``converged_`` is False and the
-        counts are 0.
-        """
-        values = v.as_float("params", [params[name] for name in PARAM_NAMES])
-        if np.any(values <= 0):
-            raise InvalidInputError("BG/NBD parameters r, alpha, a, b must all be > 0.")
-        model = cls()
-        model.params_ = dict(zip(PARAM_NAMES, map(float, values), strict=True))
-        model.standard_errors_ = dict.fromkeys(PARAM_NAMES, float("nan"))
-        model.log_likelihood_ = float("nan")
-        model.converged_ = False
-        model.n_iter_ = 0
-        model.n_customers_ = 0
-        return model
+    PARAM_NAMES = PARAM_NAMES
+    LABEL = "BG/NBD"
 
     def fit(
         self,

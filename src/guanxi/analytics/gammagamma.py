@@ -15,7 +15,6 @@ two models' predictions.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Final, Self
 
 import numpy as np
@@ -23,6 +22,7 @@ import numpy.typing as npt
 from scipy.special import digamma, gammaln, polygamma
 
 from . import _validation as v
+from ._base import ParametricModel
 from ._fitting import maximize_log_likelihood
 from ._validation import FloatArray, dot
 from .errors import InvalidInputError, NotFittedError, NotIdentifiableError
@@ -97,7 +97,7 @@ class _Data:
         return np.array([[pp, pq, pg], [pq, qq, qg], [pg, qg, gg]], dtype=np.float64)
 
 
-class GammaGamma:
+class GammaGamma(ParametricModel):
     """Gamma-Gamma model of the mean spend per transaction.
 
     Parameters
@@ -125,32 +125,8 @@ class GammaGamma:
         Customers with x > 0 the model was fitted on.
     """
 
-    params_: dict[str, float]
-    standard_errors_: dict[str, float]
-    log_likelihood_: float
-    converged_: bool
-    n_iter_: int
-    n_customers_: int
-
-    def __init__(self, *, penalizer: float = 0.0, max_iter: int = 1000, tol: float = 1e-9) -> None:
-        self.penalizer = penalizer
-        self.max_iter = max_iter
-        self.tol = tol
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, float]) -> Self:
-        """A model with known ``p``, ``q``, ``gamma``, without fitting (diagnostics NaN)."""
-        values = v.as_float("params", [params[name] for name in PARAM_NAMES])
-        if np.any(values <= 0):
-            raise InvalidInputError("Gamma-Gamma parameters p, q, gamma must all be > 0.")
-        model = cls()
-        model.params_ = dict(zip(PARAM_NAMES, map(float, values), strict=True))
-        model.standard_errors_ = dict.fromkeys(PARAM_NAMES, float("nan"))
-        model.log_likelihood_ = float("nan")
-        model.converged_ = False
-        model.n_iter_ = 0
-        model.n_customers_ = 0
-        return model
+    PARAM_NAMES = PARAM_NAMES
+    LABEL = "Gamma-Gamma"
 
     def fit(
         self, x: npt.ArrayLike, m: npt.ArrayLike, *, weights: npt.ArrayLike | None = None

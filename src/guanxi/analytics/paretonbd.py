@@ -50,7 +50,6 @@ limit needs special handling. Gradients are exact derivatives of the same sums.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Self
 
@@ -59,6 +58,7 @@ import numpy.typing as npt
 from scipy.special import digamma, expit, gammaln
 
 from . import _validation as v
+from ._base import ParametricModel
 from ._fitting import maximize_log_likelihood
 from ._validation import BoolArray, FloatArray
 from .errors import InvalidInputError, NotFittedError, NotIdentifiableError
@@ -565,7 +565,7 @@ def _psi_step(x: FloatArray, tau0: FloatArray, tau1: FloatArray, params: FloatAr
                     step=step.reshape(shape), drop=drop.reshape(shape))
 
 
-class ParetoNBD:
+class ParetoNBD(ParametricModel):
     """Pareto/NBD model of repeat purchasing (Schmittlein, Morrison & Colombo 1987).
 
     Parameters
@@ -611,36 +611,8 @@ class ParetoNBD:
     >>> model.p_alive(summary.x, summary.t_x, summary.T)  # doctest: +SKIP
     """
 
-    params_: dict[str, float]
-    standard_errors_: dict[str, float]
-    log_likelihood_: float
-    converged_: bool
-    n_iter_: int
-    n_customers_: int
-
-    def __init__(self, *, penalizer: float = 0.0, max_iter: int = 1000, tol: float = 1e-9) -> None:
-        self.penalizer = penalizer
-        self.max_iter = max_iter
-        self.tol = tol
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, float]) -> Self:
-        """A model with known parameters (stored earlier, or for simulation), without fitting.
-
-        Only ``params_`` is set; the fit diagnostics are NaN, ``converged_`` is False and the
-        counts are 0.
-        """
-        values = v.as_float("params", [params[name] for name in PARAM_NAMES])
-        if np.any(values <= 0):
-            raise InvalidInputError("Pareto/NBD parameters r, alpha, s, beta must all be > 0.")
-        model = cls()
-        model.params_ = dict(zip(PARAM_NAMES, map(float, values), strict=True))
-        model.standard_errors_ = dict.fromkeys(PARAM_NAMES, float("nan"))
-        model.log_likelihood_ = float("nan")
-        model.converged_ = False
-        model.n_iter_ = 0
-        model.n_customers_ = 0
-        return model
+    PARAM_NAMES = PARAM_NAMES
+    LABEL = "Pareto/NBD"
 
     def fit(
         self,
