@@ -1033,12 +1033,17 @@ class _OrderImport(_Import):
         for product, quantity, amount in order.lines:
             yield oid, products.get(product) if product else None, quantity, amount
 
-    def _event_rows(self, items: list[tuple[int, int, str, dt.datetime, Decimal, str, bool]]
-                    ) -> list[tuple[Any, ...]]:
-        db_time = self.db_time
-        return [(cid, kind, db_time(at), actor, _encode_json(data))
-                for cid, kind, at, actor, data in events.order_event_rows(
-                    orders=items, actor_id=self.actor.pk if self.actor else None)]
+    def _event_rows(self, items: list[tuple[int, int, str, dt.datetime, Decimal, str, bool]],
+                    times: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        """The events' rows; ``times`` are the items' times already as the database wants."""
+        rows = events.order_event_rows(orders=items,
+                                       actor_id=self.actor.pk if self.actor else None)
+        if times is None:
+            db_time = self.db_time
+            return [(cid, kind, db_time(at), actor, _encode_json(data))
+                    for cid, kind, at, actor, data in rows]
+        return [(cid, kind, at, actor, _encode_json(data))
+                for (cid, kind, _at, actor, data), at in zip(rows, times, strict=True)]
 
     def write_new(self, new: list[_Order], customer_ids: dict[str, int],
                   products: dict[str, int]) -> None:
@@ -1049,21 +1054,29 @@ class _OrderImport(_Import):
         order_rows: list[tuple[Any, ...]] = []
         line_rows: list[tuple[Any, ...]] = []
         event_items: list[tuple[int, int, str, dt.datetime, Decimal, str, bool]] = []
+        times: list[Any] = []
+        created = 0
+        refunded = OrderStatus.REFUNDED
         for oid, order in zip(ids, new, strict=True):
             cid = customer_ids[order.customer]
-            status, total = order.final_status, order.total
-            order_rows.append((oid, order.external_id, cid,
-                               db_time(order.placed_at),
-                               order.channel, status, total, order.currency))
-            line_rows.extend(self._line_rows(oid, order, products))
+            total = order.total
+            status = order.final_status
+            at = db_time(order.placed_at)
+            times.append(at)
+            order_rows.append((oid, order.external_id, cid, at, order.channel, status, total,
+                               order.currency))
+            for product, quantity, amount in order.lines:
+                line_rows.append((oid, products.get(product) if product else None, quantity,
+                                  amount))
             event_items.append((cid, oid, order.external_id, order.placed_at, total,
-                                order.currency, status == OrderStatus.REFUNDED))
-            self.result.created += len(order.rows)
+                                order.currency, status == refunded))
+            created += len(order.rows)
+        self.result.created += created
         _insert(Order, ["id", "external_id", "customer", "placed_at", "channel", "status",
                         "total", "currency"], order_rows)
         _insert(OrderLine, ["order", "product", "quantity", "amount"], line_rows)
         _insert(CustomerEvent, ["customer", "type", "occurred_at", "actor", "data"],
-                self._event_rows(event_items))
+                self._event_rows(event_items, times))
 
     def write_changed(self, changed: list[tuple[int, _Order, bool]],
                       customer_ids: dict[str, int], products: dict[str, int]) -> None:
