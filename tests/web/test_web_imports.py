@@ -106,6 +106,9 @@ def test_only_admins_and_managers_import(
     assert client_for(other).get(reverse("import_mapping", args=[token])).status_code == 404
     assert client_for(admin).get(reverse("import_mapping", args=[token])).status_code == 200
     assert client_for(rep1).post(reverse("score_now")).status_code == 403
+    # And someone signed out is sent to sign in first
+    response = Client().get(reverse("import_start"))
+    assert response["Location"] == "/login/?next=/imports/"
 
 
 def test_an_unreadable_file_is_explained(manager: User, client_for: ClientFor) -> None:
@@ -114,3 +117,21 @@ def test_an_unreadable_file_is_explained(manager: User, client_for: ClientFor) -
     response = client.get(reverse("import_mapping", args=[token]))
     assert response.status_code == 422
     assert 'role="alert"' in response.content.decode()
+
+
+def test_score_now_runs_scoring_as_a_task_and_the_dashboard_follows_the_new_run(
+    manager: User, rep1: User, client_for: ClientFor
+) -> None:
+    from guanxi.customers.services import customer_create
+    from guanxi.value.models import RunStatus, ScoreRun
+
+    # Given a customer and no scoring run yet
+    customer_create(actor=rep1, name="张伟", owner=rep1)
+    client = client_for(manager)
+    assert "Score now" in client.get(reverse("home")).content.decode()
+    # When Mei presses "Score now" (the immediate backend runs the task at once)
+    response = client.post(reverse("score_now"))
+    # Then she is back on the dashboard, and a complete run exists
+    assert response["Location"] == "/?scoring=1"
+    assert ScoreRun.objects.get().status == RunStatus.COMPLETE
+    assert "Scoring runs in the background" in client.get(response["Location"]).content.decode()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -73,7 +74,7 @@ def _user(request: HttpRequest) -> User:
 
 def _forbidden(request: HttpRequest) -> HttpResponse | None:
     if not request.user.is_authenticated:
-        return redirect(f"{settings.LOGIN_URL}?next={request.path}")
+        return redirect_to_login(request.get_full_path())
     if not can_import(_user(request)):
         return HttpResponseForbidden("Only administrators and managers may import data.")
     return None
