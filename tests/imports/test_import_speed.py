@@ -19,6 +19,7 @@ import pytest
 from django.test import override_settings
 
 from guanxi.accounts.models import User
+from guanxi.customers.models import Customer
 from guanxi.imports.errors import ImportFileError
 from guanxi.imports.models import ImportRun, ImportStatus
 from guanxi.imports.parsing import iso_datetime, parse_amount, parse_datetime, plain_amount
@@ -168,3 +169,42 @@ class TestOrderImportFastPaths:
         run = ImportRun.objects.latest("pk")
         assert run.status == ImportStatus.FAILED
         assert not [t for t in threading.enumerate() if t.name == "guanxi-import-read-ahead"]
+
+    @pytest.mark.usefixtures("known_customers")
+    def test_last_purchase_follows_the_newest_order_across_chunks(
+            self, manager: User, tmp_path: Path) -> None:
+        # Given orders of one customer spread over chunks, newest in the middle, and a refund
+        rows = [["订单号", "客户编号", "下单时间", "实付金额"],
+                ["L1", "C001", "2024-05-01 10:00", "5"],
+                ["L2", "C002", "2024-05-01 10:00", "5"],
+                ["L3", "C001", "2024-07-01 09:00", "5"],
+                ["L4", "C001", "2024-06-01 10:00", "5"],
+                ["L5", "C001", "2024-08-01 10:00", "-5"],
+                ["L6", "C002", "2024-04-01 10:00", "5"]]
+        path = write_csv(tmp_path / "orders.csv", rows)
+        # When a dry run and then the import run in chunks of two rows
+        dry = import_orders(path=path, actor=manager, chunk_size=2, dry_run=True)
+        real = import_orders(path=path, actor=manager, chunk_size=2)
+        # Then both count the same, and each customer's last purchase is their newest order
+        assert (dry.created, real.created) == (6, 6)
+        last = dict(Customer.objects.values_list("external_ids__value", "last_purchase_at"))
+        assert last["C001"] == dt.datetime(2024, 7, 1, 9, tzinfo=SHANGHAI)
+        assert last["C002"] == dt.datetime(2024, 5, 1, 10, tzinfo=SHANGHAI)
+
+    def test_customers_created_by_a_dry_run_are_not_remembered(
+            self, manager: User, tmp_path: Path) -> None:
+        # Given orders of a new customer in two chunks
+        rows = [["订单号", "客户编号", "客户名称", "下单时间", "实付金额"],
+                ["N1", "NEW", "Bob", "2024-05-01", "5"],
+                ["N2", "X", "Xu", "2024-05-01", "5"],
+                ["N3", "NEW", "Bob", "2024-05-02", "5"]]
+        path = write_csv(tmp_path / "orders.csv", rows)
+        # When a dry run creates the customers, then the real run does
+        dry = import_orders(path=path, actor=manager, chunk_size=2, dry_run=True,
+                            create_customers=True)
+        real = import_orders(path=path, actor=manager, chunk_size=2, create_customers=True)
+        # Then both say the same, and the orders are stored against the real customer
+        assert (dry.created, dry.customers_created) == (3, 2)
+        assert (real.created, real.customers_created, real.rejected) == (3, 2, 0)
+        bob = Customer.objects.get(external_ids__value="NEW")
+        assert sorted(bob.orders.values_list("external_id", flat=True)) == ["N1", "N3"]

@@ -81,6 +81,7 @@ CHUNK_SIZE = 20000
 REPORT_COLUMNS = ("_line", "_field", "_reason")
 _MAX_TOTAL = Decimal("1e12")  # Order.total has 14 digits, 2 after the point
 _QTY = Decimal("0.001")
+_MAX_CACHED = 2_000_000  # customers remembered by an order import (about 200 MB at most)
 
 Row = dict[str, Any]
 # progress(done, total): units are bytes for text files and rows for workbooks.
@@ -714,6 +715,9 @@ class _OrderImport(_Import):
         self._quantities: dict[str, Decimal] = {}  # raw text -> parsed, checked quantity
         self._statuses: dict[str, str] = {}
         self._db_time: _DbTime | None = None
+        self._customers: dict[str, int] = {}  # customer number -> id, as looked up
+        # customer id -> a time their stored last purchase is known to be at or after
+        self._last_purchase: dict[int, dt.datetime] = {}
 
     @property
     def db_time(self) -> _DbTime:
@@ -725,13 +729,27 @@ class _OrderImport(_Import):
         return {"update": self.update, "create_customers": self.create_missing}
 
     def customer_ids(self, values: Iterable[str]) -> dict[str, int]:
-        wanted = list(set(values))
+        """Customer ids by number; numbers found once are not asked for again in this import
+        (a real import only: a dry run's customers vanish with its rollback)."""
+        known = self._customers
+        found: dict[str, int] = {}
+        wanted: list[str] = []
+        for value in set(values):
+            cid = known.get(value)
+            if cid is None:
+                wanted.append(value)
+            else:
+                found[value] = cid
         if not wanted:
-            return {}
+            return found
         table = connection.ops.quote_name(ExternalId._meta.db_table)
         match, params = _in(wanted)
-        return dict(_select(f"SELECT value, customer_id FROM {table} WHERE source = %s "
-                            f"AND value {match}", [self.source_system, *params]))
+        fresh = dict(_select(f"SELECT value, customer_id FROM {table} WHERE source = %s "
+                             f"AND value {match}", [self.source_system, *params]))
+        if not self.dry_run and len(known) < _MAX_CACHED:
+            known.update(fresh)
+        found.update(fresh)
+        return found
 
     def chunks(self, table: TableReader) -> Iterator[list[tuple[int, Row]]]:
         return _read_ahead(self.parsed(table))
@@ -990,6 +1008,9 @@ class _OrderImport(_Import):
         self.write_changed(changed, customer_ids, products)
         self.advance_last_purchase(new, customer_ids)
         if recompute:
+            for cid in recompute:
+                # Recomputed from the orders: the last purchase may move back.
+                self._last_purchase.pop(cid, None)
             last = (Order.objects.filter(customer=OuterRef("pk"))
                     .exclude(status__in=NOT_A_PURCHASE).values("customer")
                     .annotate(last=Max("placed_at")).values("last"))
@@ -1008,8 +1029,19 @@ class _OrderImport(_Import):
             cid = customer_ids[order.customer]
             if cid not in latest or latest[cid] < order.placed_at:
                 latest[cid] = order.placed_at
+        # A customer already moved to this time or later by an earlier chunk needs no UPDATE.
+        done = self._last_purchase
+        moved: dict[int, dt.datetime] = {}
+        for cid, at in latest.items():
+            utc = at.astimezone(dt.UTC)
+            before = done.get(cid)
+            if before is None or before < utc:
+                moved[cid] = utc
+        latest = moved
         if not latest:
             return
+        if not self.dry_run and len(done) < _MAX_CACHED:
+            done.update(latest)
         table = connection.ops.quote_name(Customer._meta.db_table)
         vendor = connection.vendor
         ids = list(latest)
