@@ -137,3 +137,20 @@ def test_score_now_runs_scoring_as_a_task(
     run = ScoreRun.objects.get()
     assert run.status == RunStatus.FAILED
     assert "No purchases" in run.error
+
+
+def test_the_preview_of_a_long_file_reads_its_first_rows(
+    manager: User, client_for: ClientFor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from guanxi.web import import_pages
+
+    client = client_for(manager)
+    rows = "".join(f"C{n:04d},客户{n},,上海\n" for n in range(10))
+    token = _upload(client, content=("客户编号,姓名,手机,城市\n" + rows).encode("gbk"))
+    mapping = {"col_0": "external_id", "col_1": "name", "col_2": "phone", "col_3": "city"}
+    monkeypatch.setattr(import_pages, "PREVIEW_LINES", 4)
+    html = client.post(reverse("import_mapping", args=[token]),
+                       {**mapping, "preview": "1"}).content.decode()
+    # A GBK file cut to its first 4 rows still reads as Chinese, and the page says it was cut
+    assert "4 rows read: 4 would be created, 0 updated, 0 rejected." in html
+    assert "The preview read the first 4 rows" in html

@@ -31,10 +31,13 @@ from guanxi.imports.selectors import can_import, import_runs
 from guanxi.imports.tasks import import_file_task, importer_for
 from guanxi.web.forms import ImportUploadForm, MappingForm
 
-# A dry run reads the whole file inside the request; above this size the preview is skipped
-# and the rejected rows are only known from the background run's error report.
+# The preview is a dry run inside the request, so it must stay short: a text file is cut to
+# its first PREVIEW_LINES lines (bytes copied as they are, so a GBK file stays GBK); a workbook
+# is previewed whole up to PREVIEW_MAX_BYTES, else not at all (the run's error report tells).
+PREVIEW_LINES = 2000
 PREVIEW_MAX_BYTES = 5 * 1024 * 1024
 PREVIEW_ROWS = 50
+_TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 _TOKEN_CHARS = set("0123456789abcdef")
 
 
@@ -175,19 +178,36 @@ def import_mapping(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "web/imports/mapping.html", context)
 
 
-def _preview(upload: Upload, user: User, mapping: dict[str, str]) -> dict[str, Any]:
+def _preview_file(upload: Upload) -> tuple[Path | None, bool]:
+    """The file the preview reads and whether it is only the start of the upload."""
     size = upload.path.stat().st_size
-    if size > PREVIEW_MAX_BYTES:
-        return {"skipped": True, "size": size}
+    if upload.path.suffix.lower() in _TEXT_SUFFIXES:
+        head = upload.folder / f"preview{upload.path.suffix.lower()}"
+        cut = False
+        with upload.path.open("rb") as src, head.open("wb") as dst:
+            for n, line in enumerate(src):
+                if n > PREVIEW_LINES:  # the header line plus PREVIEW_LINES rows
+                    cut = True
+                    break
+                dst.write(line)
+        return head, cut
+    return (upload.path, False) if size <= PREVIEW_MAX_BYTES else (None, False)
+
+
+def _preview(upload: Upload, user: User, mapping: dict[str, str]) -> dict[str, Any]:
+    path, partial = _preview_file(upload)
+    if path is None:
+        return {"skipped": True}
     report = upload.folder / "preview.errors.csv"
     importer = importer_for(upload.kind)
     try:
-        result = importer(path=upload.path, actor=user, mapping=mapping, dry_run=True,
+        result = importer(path=path, actor=user, mapping=mapping, dry_run=True,
                           report_path=report)
     except GuanxiError as exc:
         return {"error": exc.message}
     header, rows = _report_rows(report)
-    return {"result": result, "header": header, "rows": rows}
+    return {"result": result, "header": header, "rows": rows, "partial": partial,
+            "lines": PREVIEW_LINES}
 
 
 @require_GET
