@@ -130,3 +130,16 @@ def test_customers_at_risk_and_todays_work(
 def test_score_now_is_for_managers(manager: User, rep1: User, client_for: ClientFor) -> None:
     assert "Score now" in client_for(manager).get(reverse("home")).content.decode()
     assert "Score now" not in client_for(rep1).get(reverse("home")).content.decode()
+
+
+def test_after_a_scoring_run_the_dashboards_are_ready_before_anyone_looks(
+    rep1: User, rep2: User, admin: User, analyst: User, manager: User
+) -> None:
+    from django.core.cache import caches
+
+    zhang, li, liu = _three(rep1, rep2)
+    run = _run(dt.date(2026, 5, 1), {zhang: "vip", li: "ordinary", liu: "ordinary"})
+    # When the cache is warmed after the run: admin and analyst share one entry
+    assert charts.dashboards_warm() == 4  # all, Mei, Li, Wang
+    # Then Li's figures are there before she loads the page
+    assert caches["dashboard"].get(charts.cache_key(rep1, run.pk))["summary"].total == 2
