@@ -429,6 +429,22 @@ def _sankey_svg(rows: list[list[Any]]) -> SafeString:
 
 def png(chart: Chart) -> bytes:
     """The chart drawn by matplotlib's Agg backend (no display, no global pyplot state)."""
+    import matplotlib
+    from matplotlib import font_manager
+
+    # Chinese labels need a CJK font: use the first one installed as a fallback after the
+    # default (matplotlib draws each glyph from the first family that has it).
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    families = ["DejaVu Sans", *(f for f in _CJK_FONTS if f in installed)]
+    with matplotlib.rc_context({"font.family": families}):
+        return _png(chart)
+
+
+_CJK_FONTS = ("Noto Sans CJK SC", "WenQuanYi Zen Hei", "Source Han Sans SC", "Microsoft YaHei",
+              "PingFang SC", "SimHei")
+
+
+def _png(chart: Chart) -> bytes:
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(7, 4), dpi=100)
