@@ -117,6 +117,12 @@ class Customer(models.Model):
         verbose_name_plural = _("customers")
         indexes = [
             models.Index(fields=["owner", "id"], name="customer_owner_id"),
+            # The visibility rule first asks for the organizations a rep owns (usually none):
+            # without this partial index that reads all of the rep's customers, on every page.
+            models.Index(fields=["owner"], name="customer_owner_organizations",
+                         condition=models.Q(kind="organization", is_active=True)),
+            # A rep's list filtered by stage, without reading the rep's other customers.
+            models.Index(fields=["owner", "lifecycle_stage"], name="customer_owner_stage"),
         ]
 
     def __str__(self) -> str:
