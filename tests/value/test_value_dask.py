@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +22,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Any]:
+    # The scheduler thread logs client disconnects at INFO after pytest has closed the captured
+    # stream ("Logging error ... I/O operation on closed file"): keep it to warnings.
+    logging.getLogger("distributed").setLevel(logging.WARNING)
     with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
                                   dashboard_address=":0") as local:
         yield local
