@@ -301,7 +301,10 @@ class CustomerEvent(models.Model):
     Written only through the small functions in ``customers/events.py``.
     """
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="events")
+    # No index of its own: ``event_timeline`` (customer, -occurred_at) serves customer lookups,
+    # and one index fewer makes bulk imports of order events faster.
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="events",
+                                 db_index=False)
     type = models.CharField(max_length=32, choices=EventType.choices)
     occurred_at = models.DateTimeField(db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
