@@ -8,7 +8,9 @@ from typing import ClassVar, Self
 import numpy as np
 
 from . import _validation as v
-from .errors import InvalidInputError
+from ._fitting import FitResult
+from ._validation import FloatArray
+from .errors import InvalidInputError, NotFittedError
 
 
 class ParametricModel:
@@ -51,3 +53,22 @@ class ParametricModel:
         model.n_iter_ = 0
         model.n_customers_ = 0
         return model
+
+    def _store_fit(self, result: FitResult, *, n_customers: int) -> Self:
+        """Keep an optimizer result as the learned attributes; returns self for ``fit``."""
+        self.params_ = dict(zip(self.PARAM_NAMES, map(float, result.params), strict=True))
+        self.standard_errors_ = dict(
+            zip(self.PARAM_NAMES, map(float, result.standard_errors), strict=True)
+        )
+        self.log_likelihood_ = result.log_likelihood
+        self.converged_ = result.converged
+        self.n_iter_ = result.n_iter
+        self.n_customers_ = n_customers
+        return self
+
+    def _params(self) -> FloatArray:
+        if not hasattr(self, "params_"):
+            raise NotFittedError(
+                f"This {type(self).__name__} is not fitted yet: call fit() or from_params()."
+            )
+        return np.array([self.params_[name] for name in self.PARAM_NAMES])

@@ -25,7 +25,7 @@ from . import _validation as v
 from ._base import ParametricModel
 from ._fitting import maximize_log_likelihood
 from ._validation import FloatArray, dot
-from .errors import NotFittedError, NotIdentifiableError
+from .errors import NotIdentifiableError
 
 __all__ = ["BGNBD"]
 
@@ -489,20 +489,7 @@ class BGNBD(ParametricModel):
             hessian=data.hessian,
             warm_start=None if (sample := data.sample(50_000)) is None else sample.log_likelihood,
         )
-        self.params_ = dict(zip(PARAM_NAMES, map(float, result.params), strict=True))
-        self.standard_errors_ = dict(
-            zip(PARAM_NAMES, map(float, result.standard_errors), strict=True)
-        )
-        self.log_likelihood_ = result.log_likelihood
-        self.converged_ = result.converged
-        self.n_iter_ = result.n_iter
-        self.n_customers_ = int(xf.size)
-        return self
-
-    def _params(self) -> FloatArray:
-        if not hasattr(self, "params_"):
-            raise NotFittedError("This BGNBD is not fitted yet: call fit() or from_params().")
-        return np.array([self.params_[name] for name in PARAM_NAMES])
+        return self._store_fit(result, n_customers=int(xf.size))
 
     def log_likelihood_individual(
         self, x: npt.ArrayLike, t_x: npt.ArrayLike, T: npt.ArrayLike

@@ -25,7 +25,7 @@ from . import _validation as v
 from ._base import ParametricModel
 from ._fitting import maximize_log_likelihood
 from ._validation import FloatArray, dot
-from .errors import InvalidInputError, NotFittedError, NotIdentifiableError
+from .errors import InvalidInputError, NotIdentifiableError
 
 __all__ = ["GammaGamma"]
 
@@ -184,20 +184,7 @@ class GammaGamma(ParametricModel):
             model="GammaGamma",
             hessian=data.hessian,
         )
-        self.params_ = dict(zip(PARAM_NAMES, map(float, result.params), strict=True))
-        self.standard_errors_ = dict(
-            zip(PARAM_NAMES, map(float, result.standard_errors), strict=True)
-        )
-        self.log_likelihood_ = result.log_likelihood
-        self.converged_ = result.converged
-        self.n_iter_ = result.n_iter
-        self.n_customers_ = int(np.count_nonzero(buyers))
-        return self
-
-    def _params(self) -> FloatArray:
-        if not hasattr(self, "params_"):
-            raise NotFittedError("This GammaGamma is not fitted yet: call fit() or from_params().")
-        return np.array([self.params_[name] for name in PARAM_NAMES])
+        return self._store_fit(result, n_customers=int(np.count_nonzero(buyers)))
 
     def expected_spend(self, x: npt.ArrayLike, m: npt.ArrayLike) -> FloatArray:
         """Posterior mean spend per transaction given x transactions of mean m (note eq. 5).

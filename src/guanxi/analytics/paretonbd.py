@@ -61,7 +61,7 @@ from . import _validation as v
 from ._base import ParametricModel
 from ._fitting import maximize_log_likelihood
 from ._validation import BoolArray, FloatArray
-from .errors import InvalidInputError, NotFittedError, NotIdentifiableError
+from .errors import InvalidInputError, NotIdentifiableError
 
 __all__ = ["ParetoNBD"]
 
@@ -678,20 +678,7 @@ class ParetoNBD(ParametricModel):
             tol=self.tol,
             model="ParetoNBD",
         )
-        self.params_ = dict(zip(PARAM_NAMES, map(float, result.params), strict=True))
-        self.standard_errors_ = dict(
-            zip(PARAM_NAMES, map(float, result.standard_errors), strict=True)
-        )
-        self.log_likelihood_ = result.log_likelihood
-        self.converged_ = result.converged
-        self.n_iter_ = result.n_iter
-        self.n_customers_ = int(xf.size)
-        return self
-
-    def _params(self) -> FloatArray:
-        if not hasattr(self, "params_"):
-            raise NotFittedError("This ParetoNBD is not fitted yet: call fit() or from_params().")
-        return np.array([self.params_[name] for name in PARAM_NAMES])
+        return self._store_fit(result, n_customers=int(xf.size))
 
     def log_likelihood_individual(
         self, x: npt.ArrayLike, t_x: npt.ArrayLike, T: npt.ArrayLike
