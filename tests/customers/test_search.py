@@ -51,3 +51,22 @@ def test_rep_sees_contacts_of_their_organizations_and_manager_sees_the_team(
     assert set(customers_visible(user=rep2)) == {other}
     assert set(customers_visible(user=manager)) == {org, contact, other}
     assert Customer.objects.count() == 3
+
+
+def test_who_may_give_customers_to_whom(
+    admin: User, manager: User, rep1: User, rep2: User, agent: User, analyst: User
+) -> None:
+    from guanxi.customers.selectors import can_add_customers, can_assign_owner
+
+    # A rep may take a customer, never hand one to a colleague.
+    assert can_assign_owner(rep1, rep1)
+    assert not can_assign_owner(rep1, rep2)
+    assert not can_assign_owner(rep1, None)
+    # A manager hands customers within the team, or leaves them unassigned.
+    assert can_assign_owner(manager, rep2)
+    assert can_assign_owner(manager, None)
+    assert not can_assign_owner(manager, admin)
+    # An admin may give anyone to anyone; readers may not even take one.
+    assert can_assign_owner(admin, rep1)
+    assert not can_assign_owner(agent, agent)
+    assert not can_add_customers(analyst)

@@ -8,7 +8,7 @@ from django.http import HttpRequest, JsonResponse
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from guanxi.accounts.models import Role, User
+from guanxi.accounts.models import User
 from guanxi.api.pagination import keyset_page_any, or_branches
 from guanxi.api.schemas import (
     CustomerCreateIn,
@@ -25,6 +25,8 @@ from guanxi.customers.errors import CustomerErrorCode
 from guanxi.customers.models import Customer, LifecycleStage, ValueTier
 from guanxi.customers.selectors import (
     access_customer,
+    can_add_customers,
+    can_assign_owner,
     can_see_contact_details,
     customer_list,
     customer_search_filter,
@@ -85,12 +87,6 @@ def render_customer(customer: Customer, *, contact_details: bool,
     }
 
 
-def _may_create_customers(user: User) -> bool:
-    # Analysts and service agents read customers but do not change them (as in
-    # customers.selectors.can_change_customer); everyone else may add their own.
-    return user.is_admin_role or user.role in (Role.MANAGER, Role.REP)
-
-
 def _resolve_links(user: User, fields: dict[str, Any]) -> dict[str, Any]:
     """Turn the ``*_id`` links of a request into objects the user may see.
 
@@ -107,11 +103,7 @@ def _resolve_links(user: User, fields: dict[str, Any]) -> dict[str, Any]:
             if owner is None:
                 raise ValidationFailed(CustomerErrorCode.INVALID_FIELD,
                                        f"There is no active user {owner_id}.", field="owner_id")
-        may_assign = user.is_admin_role or (
-            user.role == Role.MANAGER and (owner is None or owner == user
-                                           or owner.manager_id == user.pk)
-        ) or owner == user
-        if not may_assign:
+        if not can_assign_owner(user, owner):
             raise PermissionDenied(CustomerErrorCode.READ_ONLY,
                                    "You may not give this customer to that owner.",
                                    field="owner_id")
@@ -188,7 +180,7 @@ def get_customer(request: HttpRequest, customer_id: int) -> dict[str, Any]:
 def create_customer(request: HttpRequest,
                     payload: CustomerCreateIn) -> Status[dict[str, Any]]:
     user = user_of(request)
-    if not _may_create_customers(user):
+    if not can_add_customers(user):
         raise PermissionDenied(CustomerErrorCode.READ_ONLY, "Your role may not add customers.")
     fields = payload.dict(exclude_unset=True)
     # A rep who adds a customer owns it, or they could not see what they just added.

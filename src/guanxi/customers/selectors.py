@@ -69,6 +69,39 @@ def can_change_customer(user: User, customer: Customer) -> bool:
     return customers_visible(user=user).filter(pk=customer.pk).exists()
 
 
+def can_add_customers(user: User) -> bool:
+    """Analysts and service agents read customers; everyone else may add (and change) their own.
+
+    Also the answer to "offer write actions at all?"; each customer is still checked on write.
+    """
+    return user.is_admin_role or user.role in (Role.MANAGER, Role.REP)
+
+
+def assignable_owners(*, user: User) -> QuerySet[User]:
+    """Whom ``user`` may make the owner of customers: an admin any seller, a manager the team."""
+    qs = User.objects.filter(is_active=True).order_by("username")
+    if user.is_admin_role:
+        return qs.filter(role__in=[Role.ADMIN, Role.MANAGER, Role.REP])
+    if user.role == Role.MANAGER:
+        return qs.filter(Q(pk=user.pk) | Q(manager=user))
+    return qs.none()
+
+
+def can_assign_owner(user: User, owner: User | None) -> bool:
+    """May ``user`` hand a customer to ``owner`` (None: leave it unassigned)?
+
+    Anyone who may add customers may take one themselves; managers and admins may also hand
+    customers to the people in ``assignable_owners`` or leave them unassigned.
+    """
+    if owner is not None and owner.pk == user.pk:
+        return can_add_customers(user)
+    if user.is_admin_role:
+        return True
+    if user.role != Role.MANAGER:
+        return False
+    return owner is None or assignable_owners(user=user).filter(pk=owner.pk).exists()
+
+
 def access_customer(*, user: User, customer_id: int, write: bool = False) -> Customer:
     """Fetch a customer the user may see (and, with ``write``, change).
 

@@ -29,7 +29,18 @@ from guanxi.customers.models import (
     MemoryNote,
     ValueTier,
 )
-from guanxi.customers.selectors import can_see_contact_details, customer_list, customers_visible
+from guanxi.customers.selectors import (
+    assignable_owners as assignable_owners,
+)
+from guanxi.customers.selectors import (
+    can_add_customers,
+    can_see_contact_details,
+    customer_list,
+    customers_visible,
+)
+
+# Who may write, and to whom customers may be given, is decided in customers.selectors.
+may_change_some_customers = can_add_customers
 
 PAGE_SIZE = 50
 TIMELINE_PAGE_SIZE = 30
@@ -185,21 +196,6 @@ def customer_page(
     next_cursor = _encode(rows[limit - 1], filters.sort) if len(rows) > limit else None
     return CustomerPage(items=rows[:limit], next_cursor=next_cursor,
                         count=min(counted, COUNT_CAP), count_capped=counted > COUNT_CAP)
-
-
-def assignable_owners(*, user: User) -> QuerySet[User]:
-    """Whom ``user`` may make the owner of customers: a manager their team, an admin anyone."""
-    qs = User.objects.filter(is_active=True).order_by("username")
-    if user.is_admin_role:
-        return qs.filter(role__in=[Role.ADMIN, Role.MANAGER, Role.REP])
-    if user.role == Role.MANAGER:
-        return qs.filter(Q(pk=user.pk) | Q(manager=user))
-    return qs.none()
-
-
-def may_change_some_customers(*, user: User) -> bool:
-    """Whether to offer write actions at all; each customer is still checked on the write."""
-    return user.is_admin_role or user.role in (Role.MANAGER, Role.REP)
 
 
 def owner_choices(*, user: User) -> QuerySet[User]:
