@@ -9,9 +9,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.utils import translation
 
 from guanxi.accounts.models import Role, User
 from testdata import REPO_ROOT, SHARED_DATA, shared_data_file
@@ -64,3 +66,12 @@ def _fast_password_hashing(settings: Any) -> None:
     (A web test asserts that production settings keep Argon2.)
     """
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    """Every test starts in English: a page rendered in Chinese must not leak into the next
+    test on the same worker (role names printed by the CLI came out as 销售代表)."""
+    translation.activate("en")
+    yield
+    translation.deactivate()
