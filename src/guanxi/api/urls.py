@@ -7,6 +7,10 @@ from guanxi.api import consents, customers, interactions, notes, orders, tokens
 from guanxi.api.auth import AUTH
 from guanxi.api.docs import LocalSwagger, docs_asset
 from guanxi.api.errors import install_error_handlers, json_method_not_allowed, unknown_endpoint
+from guanxi.care.api import router as care_router
+from guanxi.insights.api import router as insights_router
+from guanxi.retention.api import router as retention_router
+from guanxi.segments.api import router as segments_router
 
 api = NinjaAPI(
     title="guanxi API",
@@ -29,6 +33,10 @@ api.add_router("/", interactions.router)
 api.add_router("/", consents.router)
 api.add_router("/", orders.router)
 api.add_router("/", tokens.router)
+api.add_router("/", segments_router)
+api.add_router("/", insights_router)
+api.add_router("/", retention_router)
+api.add_router("/", care_router)
 
 
 def _api_patterns() -> list[URLPattern]:

@@ -55,6 +55,10 @@ _COMMAND_MODULES = (
     "guanxi.cli.demo",
     "guanxi.cli.serve",
     "guanxi.cli.value",
+    "guanxi.cli.segments",   # segments list|show|create|build|migration
+    "guanxi.cli.insights",   # traits, prospects rank, keyaccounts, report strategy
+    "guanxi.cli.retention",  # alerts, daily, retention backtest
+    "guanxi.cli.care",       # care, queue
 )
 
 

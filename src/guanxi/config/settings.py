@@ -81,6 +81,10 @@ INSTALLED_APPS = [
     "guanxi.sales",
     "guanxi.value",
     "guanxi.imports",
+    "guanxi.segments",
+    "guanxi.insights",
+    "guanxi.retention",
+    "guanxi.care",
     "guanxi.web",
     "axes",
 ]

@@ -1,0 +1,1 @@
+"""The care calendar, reminders and tasks, offers and every rep's work queue (issue #6)."""

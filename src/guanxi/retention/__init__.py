@@ -1,0 +1,1 @@
+"""Churn early warning on each customer's own rhythm, replenishment and the daily run (issue #6)."""
