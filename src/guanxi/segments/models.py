@@ -1,1 +1,166 @@
-"""Models of the segments domain."""
+"""Segments: saved rules, frozen lists, statistical clusters, and who was in which segment when.
+
+- ``Segment`` is what a marketer names and talks about. A *dynamic* segment is a rule (a JSON tree,
+  see ``guanxi.segments.rules``) re-evaluated on every scoring run; a *static* one is a frozen list
+  of customers (``SegmentMember``); a *statistical* one was found by a ``Segmentation``.
+- ``SegmentMembership`` is the dated snapshot: for every complete score run, which customers were
+  in which segment (with a probability for statistical segments). Migration between segments is
+  read from two of these snapshots.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from guanxi.customers.models import Customer
+from guanxi.value.models import ScoreRun
+
+
+class SegmentKind(models.TextChoices):
+    DYNAMIC = "dynamic", _("Dynamic (rule)")
+    STATIC = "static", _("Static (frozen list)")
+    STATISTICAL = "statistical", _("Statistical")
+
+
+class SegmentationCriterion(models.TextChoices):
+    BIC = "bic", _("BIC of a Gaussian mixture")
+    SILHOUETTE = "silhouette", _("Silhouette")
+
+
+class SegmentationStatus(models.TextChoices):
+    BUILDING = "building", _("Building")
+    COMPLETE = "complete", _("Complete")
+    FAILED = "failed", _("Failed")
+
+
+class Segmentation(models.Model):
+    """One statistical build: the chosen number of segments and what is needed to assign others."""
+
+    created_at = models.DateTimeField(_("created"))
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    # The score run whose values were clustered; kept (as null) when that run is replaced.
+    run = models.ForeignKey(ScoreRun, verbose_name=_("score run"), null=True, blank=True,
+                            on_delete=models.SET_NULL, related_name="segmentations")
+    n_segments = models.PositiveSmallIntegerField(_("segments"), null=True, blank=True)
+    n_customers = models.PositiveIntegerField(_("customers"), default=0)
+    criterion = models.CharField(_("criterion"), max_length=16,
+                                 choices=SegmentationCriterion.choices,
+                                 default=SegmentationCriterion.BIC)
+    # {"6": -12345.6, "7": ...}: the criterion for every number of segments tried.
+    criterion_values = models.JSONField(_("criterion per number of segments"), default=dict,
+                                        blank=True)
+    features = models.JSONField(_("features"), default=list, blank=True)
+    # Scaler and mixture parameters: enough to assign a new customer without refitting.
+    model = models.JSONField(_("fitted model"), default=dict, blank=True)
+    settings_used = models.JSONField(_("settings"), default=dict, blank=True)
+    timings = models.JSONField(_("seconds per phase"), default=dict, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=SegmentationStatus.choices,
+                              default=SegmentationStatus.BUILDING)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("segmentation")
+        verbose_name_plural = _("segmentations")
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} ({self.status})"
+
+
+class Segment(models.Model):
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=16, choices=SegmentKind.choices,
+                            default=SegmentKind.DYNAMIC)
+    description = models.TextField(_("description"), blank=True)
+    # The rule of a dynamic segment (``{"all": [...]}``...); empty for the other kinds.
+    definition = models.JSONField(_("rule"), default=dict, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("created by"),
+                                   null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(_("created"))
+    updated_at = models.DateTimeField(_("updated"))
+    is_active = models.BooleanField(_("active"), default=True)
+
+    # Statistical segments only.
+    segmentation = models.ForeignKey(Segmentation, verbose_name=_("segmentation"), null=True,
+                                     blank=True, on_delete=models.SET_NULL,
+                                     related_name="segments")
+    suggested_name = models.CharField(_("suggested name"), max_length=200, blank=True)
+    # A person chose the name: re-runs keep it instead of the newly suggested one.
+    renamed = models.BooleanField(_("renamed by a person"), default=False)
+    # {"size": ..., "equity_share": ..., "mean_clv": ..., "rfm": {...}, "traits": [...]}
+    profile = models.JSONField(_("profile"), default=dict, blank=True)
+    # The segment's centre in the standardized feature space, to match segments across re-runs.
+    centroid = models.JSONField(_("centroid"), default=list, blank=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = _("segment")
+        verbose_name_plural = _("segments")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SegmentMember(models.Model):
+    """A customer on a static segment's frozen list."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="members")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE,
+                                 related_name="segment_lists", db_index=False)
+    added_at = models.DateTimeField(_("added"))
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        verbose_name = _("segment member")
+        verbose_name_plural = _("segment members")
+        constraints = [
+            models.UniqueConstraint(fields=["segment", "customer"], name="segment_member_unique"),
+        ]
+        # A customer's lists (360 page) and the cascade when a customer is deleted.
+        indexes = [models.Index(fields=["customer"], name="segment_member_customer")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} in {self.segment_id}"
+
+
+class SegmentMembership(models.Model):
+    """A customer in a segment in one score run's snapshot.
+
+    About 15 rows per customer per run (1M customers: 15M rows), written set-based by
+    ``services.snapshot_write`` and the statistical build. Only two indexes: the unique
+    (run, segment, customer) one serves "members of a segment in a run" and the migration's
+    per-run reads; (customer, run) serves a customer's history and the delete cascade.
+    """
+
+    run = models.ForeignKey(ScoreRun, on_delete=models.CASCADE, related_name="memberships",
+                            db_index=False)
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships",
+                                db_index=False)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="memberships",
+                                 db_index=False)
+    # Statistical segments: the mixture's membership probability; null for rule segments.
+    probability = models.FloatField(_("probability"), null=True, blank=True)
+    # The statistical segment with the highest probability for this customer in this run.
+    is_primary = models.BooleanField(_("primary"), default=False)
+
+    class Meta:
+        verbose_name = _("segment membership")
+        verbose_name_plural = _("segment memberships")
+        constraints = [
+            models.UniqueConstraint(fields=["run", "segment", "customer"],
+                                    name="segment_membership_unique"),
+        ]
+        # No index on segment alone: deleting a segment (rare) scans its memberships once, while
+        # every snapshot would pay for that index on 15M rows.
+        indexes = [
+            models.Index(fields=["customer", "run"], name="segment_membership_customer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} in {self.segment_id} @ run {self.run_id}"
