@@ -6,6 +6,8 @@ that date's snapshot (a new run is built beside the old one and swapped in one t
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -50,7 +52,55 @@ class ScoreRun(models.Model):
         return f"{self.as_of} ({self.status})"
 
 
-class CustomerScore(models.Model):
+class ScoreValues(models.Model):
+    """The per-customer figures of one score run; shared by the history and the latest values."""
+
+    lifecycle_stage = models.CharField(_("lifecycle stage"), max_length=16,
+                                       choices=LifecycleStage.choices)
+    x = models.PositiveIntegerField(_("repeat purchases"), null=True)
+    t_x = models.FloatField(null=True)
+    T = models.FloatField(null=True)
+    recency_days = models.IntegerField(_("days since last purchase"), null=True)
+    frequency = models.PositiveIntegerField(_("purchases"), null=True)
+    monetary = models.FloatField(_("mean repeat spend"), null=True)
+    total_spend = models.DecimalField(_("total spend"), max_digits=16, decimal_places=2,
+                                      null=True)
+    p_alive = models.FloatField(_("probability alive"), null=True)
+    expected_purchases = models.FloatField(_("expected purchases in the period"), null=True)
+    p_purchase = models.FloatField(_("P(purchase within the period)"), null=True)
+    expected_spend = models.FloatField(_("expected spend per purchase"), null=True)
+    clv = models.DecimalField(_("lifetime value"), max_digits=14, decimal_places=2, null=True)
+    expected_next_purchase = models.DateField(_("expected next purchase"), null=True)
+    first_purchase_at = models.DateTimeField(_("first purchase"), null=True)
+    last_purchase_at = models.DateTimeField(_("last purchase"), null=True)
+    # Mean and sample standard deviation of the days between purchase days: the customer's own
+    # rhythm (null with fewer than 2 purchase days for the mean, fewer than 3 for the spread).
+    interval_mean_days = models.FloatField(_("mean days between purchases"), null=True)
+    interval_sd_days = models.FloatField(_("spread of days between purchases"), null=True)
+    value_tier = models.CharField(_("value tier"), max_length=16, choices=ValueTier.choices,
+                                  blank=True)
+    rfm_r = models.PositiveSmallIntegerField(null=True)
+    rfm_f = models.PositiveSmallIntegerField(null=True)
+    rfm_m = models.PositiveSmallIntegerField(null=True)
+    rfm_segment = models.CharField(_("RFM segment"), max_length=32, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def rfm_score(self) -> str:
+        if self.rfm_r is None or self.rfm_f is None or self.rfm_m is None:
+            return ""
+        return f"{self.rfm_r}{self.rfm_f}{self.rfm_m}"
+
+    @property
+    def scored_on(self) -> dt.date:
+        """The as-of date of the run these figures come from."""
+        run: ScoreRun = self.run  # type: ignore[attr-defined]  # both subclasses define run
+        return run.as_of
+
+
+class CustomerScore(ScoreValues):
     """One customer in one snapshot. Prospects have a row with only the stage set."""
 
     # No index of its own: the unique (run, customer) constraint's index starts with run, and
@@ -59,26 +109,6 @@ class CustomerScore(models.Model):
                             db_index=False)
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="scores",
                                  db_index=False)
-    lifecycle_stage = models.CharField(max_length=16, choices=LifecycleStage.choices)
-    x = models.PositiveIntegerField(_("repeat purchases"), null=True)
-    t_x = models.FloatField(null=True)
-    T = models.FloatField(null=True)
-    recency_days = models.IntegerField(null=True)
-    frequency = models.PositiveIntegerField(_("purchases"), null=True)
-    monetary = models.FloatField(_("mean repeat spend"), null=True)
-    total_spend = models.DecimalField(max_digits=16, decimal_places=2, null=True)
-    p_alive = models.FloatField(null=True)
-    expected_purchases = models.FloatField(_("expected purchases in the period"), null=True)
-    p_purchase = models.FloatField(_("P(purchase within the period)"), null=True)
-    expected_spend = models.FloatField(null=True)
-    clv = models.DecimalField(max_digits=14, decimal_places=2, null=True)
-    expected_next_purchase = models.DateField(null=True)
-    last_purchase_at = models.DateTimeField(null=True)
-    value_tier = models.CharField(max_length=16, choices=ValueTier.choices, blank=True)
-    rfm_r = models.PositiveSmallIntegerField(null=True)
-    rfm_f = models.PositiveSmallIntegerField(null=True)
-    rfm_m = models.PositiveSmallIntegerField(null=True)
-    rfm_segment = models.CharField(max_length=32, blank=True)
 
     class Meta:
         verbose_name = _("customer score")
@@ -91,8 +121,28 @@ class CustomerScore(models.Model):
     def __str__(self) -> str:
         return f"{self.customer_id} @ run {self.run_id}"
 
-    @property
-    def rfm_score(self) -> str:
-        if self.rfm_r is None or self.rfm_f is None or self.rfm_m is None:
-            return ""
-        return f"{self.rfm_r}{self.rfm_f}{self.rfm_m}"
+
+class CustomerValue(ScoreValues):
+    """A customer's latest values: their ``CustomerScore`` row in the latest complete run.
+
+    A read-only SQL view (``value_customervalue``, created by migration 0003), so bringing a new
+    run in costs nothing: marking it complete is the swap. Reach it as ``customer.value`` (raises
+    ``CustomerValue.DoesNotExist``, an ``AttributeError``, when the customer was never scored:
+    ``getattr(customer, "value", None)``) and filter through it as
+    ``Customer.objects.filter(value__value_tier="vip")``. "Latest" is the complete run with the
+    latest as-of date (the newest such run on a tie).
+    """
+
+    customer = models.OneToOneField(Customer, primary_key=True, on_delete=models.DO_NOTHING,
+                                    related_name="value", db_constraint=False)
+    run = models.ForeignKey(ScoreRun, on_delete=models.DO_NOTHING, related_name="+",
+                            db_constraint=False)
+
+    class Meta:
+        managed = False
+        db_table = "value_customervalue"
+        verbose_name = _("customer value")
+        verbose_name_plural = _("customer values")
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} (run {self.run_id})"

@@ -61,6 +61,8 @@ class ModelScores:
     expected_spend: FloatArray
     clv: FloatArray
     next_purchase: DayArray
+    mean_interval_days: FloatArray
+    std_interval_days: FloatArray
 
     @classmethod
     def concatenate(cls, parts: list[ModelScores]) -> ModelScores:
@@ -196,6 +198,8 @@ def score_part(summary: Any, fitted: FittedModels, cfg: ValueSettings,
         last_purchase=np.asarray(summary.last_purchase).astype("datetime64[D]"),
         p_alive=p_alive, expected_purchases=expected, p_purchase=p_purchase,
         expected_spend=spend, clv=clv, next_purchase=next_purchase,
+        mean_interval_days=np.asarray(summary.mean_interval_days, dtype=np.float64),
+        std_interval_days=np.asarray(summary.std_interval_days, dtype=np.float64),
     )
 
 

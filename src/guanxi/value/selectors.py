@@ -10,7 +10,7 @@ import dataclasses
 import datetime as dt
 import struct
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -21,6 +21,9 @@ from django.db import connection
 from guanxi.core import clock
 from guanxi.customers.models import Customer
 from guanxi.sales.models import NOT_A_PURCHASE, Order
+
+if TYPE_CHECKING:
+    from guanxi.value.models import ScoreRun
 
 Progress = Callable[[str, int, int], None]
 
@@ -35,13 +38,15 @@ class PurchaseDays:
     # Latest purchase instant of that day (seconds since the epoch, UTC): the customer's
     # ``last_purchase_at`` keeps the time, not just the day.
     last_epoch: npt.NDArray[np.int64]
+    # Earliest purchase instant of that day: the customer's ``first_purchase_at``.
+    first_epoch: npt.NDArray[np.int64]
 
     def __len__(self) -> int:
         return len(self.customer)
 
     def slice(self, mask: npt.NDArray[np.bool_]) -> PurchaseDays:
         return PurchaseDays(self.customer[mask], self.day[mask], self.amount[mask],
-                            self.last_epoch[mask])
+                            self.last_epoch[mask], self.first_epoch[mask])
 
 
 def _table(model: Any) -> str:
@@ -97,7 +102,8 @@ def purchase_days(*, as_of: dt.date, chunk_size: int = 50_000,
         day_sql = (f"CAST(julianday(django_datetime_cast_date(placed_at, '{settings.TIME_ZONE}',"
                    f" 'UTC')) - 2440587.5 AS INTEGER)")
     sql = (
-        f"SELECT customer_id, {day_sql} AS local_day, SUM(total), MAX(julianday(placed_at))"
+        f"SELECT customer_id, {day_sql} AS local_day, SUM(total), MAX(julianday(placed_at)),"
+        f" MIN(julianday(placed_at))"
         f" FROM {orders} WHERE placed_at < %s AND status NOT IN ({placeholders})"
         f" GROUP BY customer_id, local_day ORDER BY customer_id, local_day"
     )
@@ -111,13 +117,14 @@ def purchase_days(*, as_of: dt.date, chunk_size: int = 50_000,
             done += len(rows)
             if progress:
                 progress("read", done, 0)
-    data = np.concatenate(blocks) if blocks else np.empty((0, 4))
+    data = np.concatenate(blocks) if blocks else np.empty((0, 5))
     return PurchaseDays(
         customer=data[:, 0].astype(np.int64),
         day=np.round(data[:, 1]).astype(np.int64).astype("datetime64[D]"),
         amount=data[:, 2].astype(np.float64),
         # Julian day → whole seconds since the epoch (the millisecond guards float rounding).
         last_epoch=np.floor((data[:, 3] - 2440587.5) * 86400 + 1e-3).astype(np.int64),
+        first_epoch=np.floor((data[:, 4] - 2440587.5) * 86400 + 1e-3).astype(np.int64),
     )
 
 
@@ -131,6 +138,7 @@ _COPY_ROW = np.dtype([
     ("l2", ">i4"), ("day", ">i4"),
     ("l3", ">i4"), ("amount", ">f8"),
     ("l4", ">i4"), ("last_epoch", ">i8"),
+    ("l5", ">i4"), ("first_epoch", ">i8"),
 ])
 _PG_EPOCH = np.datetime64("2000-01-01", "D")
 
@@ -142,7 +150,7 @@ def _purchase_days_postgres(orders: str, placeholders: str, statuses: list[str],
     day_sql = "(placed_at AT TIME ZONE %s)::date"
     inner = (
         f"SELECT customer_id::int8, {day_sql}, SUM(total)::float8,"
-        f" EXTRACT(EPOCH FROM MAX(placed_at))::int8"
+        f" EXTRACT(EPOCH FROM MAX(placed_at))::int8, EXTRACT(EPOCH FROM MIN(placed_at))::int8"
         f" FROM {orders} WHERE placed_at < %s AND status NOT IN ({placeholders})"
         f" GROUP BY customer_id, 2 ORDER BY customer_id, 2"
     )
@@ -172,6 +180,7 @@ def _purchase_days_postgres(orders: str, placeholders: str, statuses: list[str],
         day=_PG_EPOCH + rec["day"].astype(np.int64).astype("timedelta64[D]"),
         amount=rec["amount"].astype(np.float64),
         last_epoch=rec["last_epoch"].astype(np.int64),
+        first_epoch=rec["first_epoch"].astype(np.int64),
     )
 
 
@@ -194,10 +203,19 @@ def iter_partitions(ids: npt.NDArray[np.int64], n: int) -> Iterator[tuple[int, i
             yield int(part[0]), int(part[-1])
 
 
-def latest_run_as_of() -> dt.date | None:
+def latest_run() -> ScoreRun | None:
+    """The complete run whose rows are the customers' latest values (``CustomerValue``).
+
+    The same rule as the ``value_customervalue`` view: latest as-of date, newest on a tie.
+    """
     from guanxi.value.models import RunStatus, ScoreRun
 
-    run = ScoreRun.objects.filter(status=RunStatus.COMPLETE).order_by("-as_of").first()
+    return (ScoreRun.objects.filter(status=RunStatus.COMPLETE)
+            .order_by("-as_of", "-id").first())
+
+
+def latest_run_as_of() -> dt.date | None:
+    run = latest_run()
     return run.as_of if run else None
 
 

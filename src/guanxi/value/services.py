@@ -24,13 +24,12 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 from django.db import DatabaseError, connection, transaction
-from django.db.models import F
 
 from guanxi.core import clock
 from guanxi.core.errors import ValidationFailed
 from guanxi.customers import events
 from guanxi.customers.models import Customer, LifecycleStage
-from guanxi.value import selectors
+from guanxi.value import selectors, signals
 from guanxi.value.conf import ValueSettings, value_settings
 from guanxi.value.errors import ValueErrorCode
 from guanxi.value.models import CustomerScore, RunStatus, ScoreRun
@@ -43,8 +42,9 @@ Engine = Literal["local", "dask"]
 _COLUMNS = (
     "run_id", "customer_id", "lifecycle_stage", "x", "t_x", "T", "recency_days", "frequency",
     "monetary", "total_spend", "p_alive", "expected_purchases", "p_purchase", "expected_spend",
-    "clv", "expected_next_purchase", "last_purchase_at", "value_tier", "rfm_r", "rfm_f",
-    "rfm_m", "rfm_segment",
+    "clv", "expected_next_purchase", "first_purchase_at", "last_purchase_at",
+    "interval_mean_days", "interval_sd_days", "value_tier", "rfm_r", "rfm_f", "rfm_m",
+    "rfm_segment",
 )
 
 
@@ -72,11 +72,11 @@ def _timestamps(epoch: npt.NDArray[np.int64]) -> list[str]:
 
 
 def _score_rows(run_id: int, scores: Scores, prospects: npt.NDArray[np.int64],
+                first_epoch: npt.NDArray[np.int64],
                 last_epoch: npt.NDArray[np.int64]) -> Iterator[tuple[Any, ...]]:
     n = len(scores)
+    first = _timestamps(first_epoch)
     last = _timestamps(last_epoch)
-    if connection.vendor == "postgresql":
-        last = [t + "+00" for t in last]
     columns: list[Sequence[Any]] = [
         [run_id] * n, scores.customer.tolist(), scores.stage.tolist(),
         scores.x.astype(np.int64).tolist(), _nullable(scores.t_x), _nullable(scores.T),
@@ -85,22 +85,23 @@ def _score_rows(run_id: int, scores: Scores, prospects: npt.NDArray[np.int64],
         _nullable(scores.monetary), _nullable(scores.total_spend, digits=2),
         _nullable(scores.p_alive), _nullable(scores.expected_purchases),
         _nullable(scores.p_purchase), _nullable(scores.expected_spend),
-        _nullable(scores.clv, digits=2), _days(scores.next_purchase), last,
+        _nullable(scores.clv, digits=2), _days(scores.next_purchase), first, last,
+        _nullable(scores.mean_interval_days), _nullable(scores.std_interval_days),
         scores.tier.tolist(), scores.rfm_r.tolist(), scores.rfm_f.tolist(),
         scores.rfm_m.tolist(), scores.rfm_segment.tolist(),
     ]
     yield from zip(*columns, strict=True)
-    empty = (None,) * 14  # x .. last_purchase_at
+    empty = (None,) * 17  # x .. interval_sd_days
     for cid in prospects.tolist():
         yield (run_id, cid, LifecycleStage.PROSPECT.value, *empty, "", None, None, None, "")
 
 
 def _insert_scores(run_id: int, scores: Scores, prospects: npt.NDArray[np.int64],
-                   last_epoch: npt.NDArray[np.int64], *, chunk_size: int,
-                   progress: Progress | None) -> None:
+                   first_epoch: npt.NDArray[np.int64], last_epoch: npt.NDArray[np.int64], *,
+                   chunk_size: int, progress: Progress | None) -> None:
     total = len(scores) + len(prospects)
     if connection.vendor == "postgresql":
-        _copy_scores_postgres(run_id, scores, prospects, last_epoch)
+        _copy_scores_postgres(run_id, scores, prospects, first_epoch, last_epoch)
         if progress:
             progress("write", total, total)
         return
@@ -110,7 +111,7 @@ def _insert_scores(run_id: int, scores: Scores, prospects: npt.NDArray[np.int64]
     done = 0
     batch: list[tuple[Any, ...]] = []
     with connection.cursor() as cursor:
-        for row in _score_rows(run_id, scores, prospects, last_epoch):
+        for row in _score_rows(run_id, scores, prospects, first_epoch, last_epoch):
             batch.append(row)
             if len(batch) >= chunk_size:
                 # One transaction per batch: autocommit would commit every single row.
@@ -148,13 +149,16 @@ _STAGE = (
     ("total_spend", "float8", ">f8"), ("p_alive", "float8", ">f8"),
     ("expected_purchases", "float8", ">f8"), ("p_purchase", "float8", ">f8"),
     ("expected_spend", "float8", ">f8"), ("clv", "float8", ">f8"), ("next_day", "int4", ">i4"),
-    ("last_epoch", "int8", ">i8"), ("tier", "int2", ">i2"), ("rfm_r", "int2", ">i2"),
+    ("first_epoch", "int8", ">i8"), ("last_epoch", "int8", ">i8"),
+    ("mean_gap", "float8", ">f8"), ("sd_gap", "float8", ">f8"), ("tier", "int2", ">i2"),
+    ("rfm_r", "int2", ">i2"),
     ("rfm_f", "int2", ">i2"), ("rfm_m", "int2", ">i2"), ("segment", "int2", ">i2"),
 )
 _NO_DAY = np.iinfo(np.int32).min
 
 
 def _copy_scores_postgres(run_id: int, scores: Scores, prospects: npt.NDArray[np.int64],
+                          first_epoch: npt.NDArray[np.int64],
                           last_epoch: npt.NDArray[np.int64]) -> None:
     n, k = len(scores), len(prospects)
 
@@ -178,7 +182,10 @@ def _copy_scores_postgres(run_id: int, scores: Scores, prospects: npt.NDArray[np
         "expected_purchases": floats(scores.expected_purchases),
         "p_purchase": floats(scores.p_purchase), "expected_spend": floats(scores.expected_spend),
         "clv": floats(scores.clv), "next_day": np.r_[next_day, np.full(k, _NO_DAY)],
-        "last_epoch": ints(last_epoch), "tier": tier, "rfm_r": ints(scores.rfm_r, np.int16),
+        "first_epoch": ints(first_epoch), "last_epoch": ints(last_epoch),
+        "mean_gap": floats(scores.mean_interval_days),
+        "sd_gap": floats(scores.std_interval_days), "tier": tier,
+        "rfm_r": ints(scores.rfm_r, np.int16),
         "rfm_f": ints(scores.rfm_f, np.int16), "rfm_m": ints(scores.rfm_m, np.int16),
         "segment": segment,
     }
@@ -213,7 +220,9 @@ def _copy_scores_postgres(run_id: int, scores: Scores, prospects: npt.NDArray[np
             " NULLIF(expected_spend, 'NaN'), round(NULLIF(clv, 'NaN')::numeric, 2),"
             f" CASE WHEN next_day = {_NO_DAY} THEN NULL"
             " ELSE date '1970-01-01' + next_day END,"
+            " CASE WHEN first_epoch < 0 THEN NULL ELSE to_timestamp(first_epoch) END,"
             " CASE WHEN last_epoch < 0 THEN NULL ELSE to_timestamp(last_epoch) END,"
+            " NULLIF(mean_gap, 'NaN'), NULLIF(sd_gap, 'NaN'),"
             " (%s::text[])[tier + 1], NULLIF(rfm_r, -1), NULLIF(rfm_f, -1), NULLIF(rfm_m, -1),"
             " (%s::text[])[segment + 1] FROM value_stage",
             [run_id, stage_labels, tier_labels, segment_labels],
@@ -223,14 +232,22 @@ def _copy_scores_postgres(run_id: int, scores: Scores, prospects: npt.NDArray[np
 
 
 def _swap_in(run: ScoreRun, *, cfg: ValueSettings, now: dt.datetime) -> None:
-    """Replace the date's old snapshot by ``run`` and update the customers, atomically."""
-    q = connection.ops.quote_name
-    scores = q(CustomerScore._meta.db_table)
-    customers = q(Customer._meta.db_table)
+    """Make ``run`` the complete snapshot of its date, atomically.
+
+    Marking it complete is the whole swap: the customers' latest values (``CustomerValue``) are
+    a view over the latest complete run, so nothing is copied. Score-changed events compare the
+    run with the previous latest run, set-based, before that run's rows can go away.
+    """
+    scores = connection.ops.quote_name(CustomerScore._meta.db_table)
     with transaction.atomic():
+        # Lock the date's complete run(s): two runs of one date swap in one after the other.
         old = list(ScoreRun.objects.select_for_update()
                    .filter(as_of=run.as_of, status=RunStatus.COMPLETE)
                    .values_list("pk", flat=True))
+        previous = selectors.latest_run()
+        becomes_latest = previous is None or previous.as_of <= run.as_of
+        if becomes_latest and previous is not None and cfg.events:
+            _write_score_events(run, previous=previous, now=now)
         with connection.cursor() as cursor:
             for pk in old:
                 # Raw DELETE: the ORM cascade would load a million score objects first.
@@ -239,40 +256,55 @@ def _swap_in(run: ScoreRun, *, cfg: ValueSettings, now: dt.datetime) -> None:
         run.status = RunStatus.COMPLETE
         run.finished_at = clock.now()
         run.save()
-        later = ScoreRun.objects.filter(status=RunStatus.COMPLETE, as_of__gt=run.as_of).exists()
-        if later:
+        transaction.on_commit(
+            lambda: signals.score_run_completed.send(sender=ScoreRun, run=run))
+        if not becomes_latest:
             return  # re-scoring a past date: the customers keep the newer snapshot's values
-        if cfg.events:
-            _write_score_events(run, now=now)
-        if connection.vendor == "postgresql":
-            rfm = "concat(s.rfm_r, s.rfm_f, s.rfm_m)"
-        else:
-            rfm = "coalesce(s.rfm_r || s.rfm_f || s.rfm_m, '')"
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {customers} SET lifecycle_stage = s.lifecycle_stage,"
-                f" value_tier = s.value_tier, clv = s.clv, p_alive = s.p_alive,"
-                f" next_purchase_on = s.expected_next_purchase, rfm_segment = s.rfm_segment,"
-                f" rfm_score = {rfm}, scored_at = %s, last_purchase_at = s.last_purchase_at"
-                f" FROM {scores} s WHERE s.run_id = %s AND s.customer_id = {customers}.id",
-                [connection.ops.adapt_datetimefield_value(now), run.pk],
-            )
+        _copy_to_customers(run, now=now)
 
 
-def _write_score_events(run: ScoreRun, *, now: dt.datetime) -> None:
-    """``score_changed`` only where tier or stage moved since the customer's previous score.
+def _copy_to_customers(run: ScoreRun, *, now: dt.datetime) -> None:
+    """Transitional: the old score columns on the customer, until customers migration 0005."""
+    scores = connection.ops.quote_name(CustomerScore._meta.db_table)
+    customers = connection.ops.quote_name(Customer._meta.db_table)
+    if connection.vendor == "postgresql":
+        rfm = "concat(s.rfm_r, s.rfm_f, s.rfm_m)"
+    else:
+        rfm = "coalesce(s.rfm_r || s.rfm_f || s.rfm_m, '')"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {customers} SET lifecycle_stage = s.lifecycle_stage,"
+            f" value_tier = s.value_tier, clv = s.clv, p_alive = s.p_alive,"
+            f" next_purchase_on = s.expected_next_purchase, rfm_segment = s.rfm_segment,"
+            f" rfm_score = {rfm}, scored_at = %s, last_purchase_at = s.last_purchase_at"
+            f" FROM {scores} s WHERE s.run_id = %s AND s.customer_id = {customers}.id",
+            [connection.ops.adapt_datetimefield_value(now), run.pk],
+        )
 
-    A first score is not a change (it would be a million events on the first run).
+
+def _write_score_events(run: ScoreRun, *, previous: ScoreRun, now: dt.datetime) -> None:
+    """``score_changed`` where tier or stage moved between ``previous`` and ``run``.
+
+    One join of the two runs' rows on the customer. A first score (no row in ``previous``)
+    is not a change: it would be a million events on the first run.
     """
-    changed = (
-        CustomerScore.objects.filter(run=run, customer__scored_at__isnull=False)
-        .exclude(lifecycle_stage=F("customer__lifecycle_stage"),
-                 value_tier=F("customer__value_tier"))
-        .values_list("customer_id", "customer__lifecycle_stage", "lifecycle_stage",
-                     "customer__value_tier", "value_tier")
+    table = connection.ops.quote_name(CustomerScore._meta.db_table)
+    sql = (
+        f"SELECT n.customer_id, o.lifecycle_stage, n.lifecycle_stage, o.value_tier,"
+        f" n.value_tier FROM {table} n JOIN {table} o ON o.customer_id = n.customer_id"
+        f" AND o.run_id = %s WHERE n.run_id = %s AND (o.lifecycle_stage <> n.lifecycle_stage"
+        f" OR o.value_tier <> n.value_tier) ORDER BY n.customer_id"
     )
-    events.score_changed_events_bulk(changes=changed.iterator(chunk_size=5000),
-                                     as_of=run.as_of, occurred_at=now)
+
+    def changes() -> Iterator[tuple[int, str, str, str, str]]:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [previous.pk, run.pk])
+            while rows := cursor.fetchmany(5000):
+                yield from rows
+
+    # The rows are read in full before the events are written (one cursor at a time).
+    events.score_changed_events_bulk(changes=list(changes()), as_of=run.as_of,
+                                     occurred_at=now)
 
 
 def _last_purchase_epoch(customer: npt.NDArray[np.int64],
@@ -282,6 +314,15 @@ def _last_purchase_epoch(customer: npt.NDArray[np.int64],
         return np.empty(0, dtype=np.int64)
     starts = np.flatnonzero(np.r_[True, customer[1:] != customer[:-1]])
     return np.maximum.reduceat(last_epoch, starts)
+
+
+def _first_purchase_epoch(customer: npt.NDArray[np.int64],
+                          first_epoch: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Per customer (sorted input) the earliest purchase instant."""
+    if not len(customer):
+        return np.empty(0, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, customer[1:] != customer[:-1]])
+    return np.minimum.reduceat(first_epoch, starts)
 
 
 def score_all(
@@ -335,14 +376,15 @@ def score_all(
             timings.update(phase)
         started = time.perf_counter()
         last_epoch = _last_purchase_epoch(days.customer, days.last_epoch)
+        first_epoch = _first_purchase_epoch(days.customer, days.first_epoch)
         buyers = np.unique(days.customer)
         if not np.array_equal(buyers, scores.customer):
             order = np.argsort(scores.customer)
             scores = _take(scores, order)
         prospects = np.setdiff1d(ids, buyers, assume_unique=True)
         total = len(scores) + len(prospects)
-        _insert_scores(run.pk, scores, prospects, last_epoch, chunk_size=cfg.chunk_size,
-                       progress=progress)
+        _insert_scores(run.pk, scores, prospects, first_epoch, last_epoch,
+                       chunk_size=cfg.chunk_size, progress=progress)
         # Equity is the sum of the stored (rounded) CLVs, so the two always add up.
         clv = np.round(np.nan_to_num(scores.clv, nan=0.0), 2)
         run.models_info = info

@@ -1,0 +1,95 @@
+"""Stories of the customers' latest values: ``customer.value`` follows the latest complete run."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import time_machine
+from value_story import AS_OF, SHANGHAI, Shop
+
+from guanxi.customers.models import Customer
+from guanxi.value import selectors, services
+from guanxi.value.models import CustomerScore, CustomerValue, ScoreRun
+from guanxi.value.signals import score_run_completed
+
+pytestmark = pytest.mark.django_db(transaction=False)
+
+NOW = dt.datetime(2026, 7, 1, 9, 0, tzinfo=SHANGHAI)
+
+
+@pytest.fixture
+def frozen() -> Iterator[None]:
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+def test_a_customer_never_scored_has_no_value(shop: Shop, frozen: None) -> None:
+    # Given a shop that was never scored
+    # Then no customer has latest values, and there is no latest run
+    assert selectors.latest_run() is None
+    customer = Customer.objects.get(pk=shop.regular.pk)
+    assert getattr(customer, "value", None) is None
+    assert not CustomerValue.objects.exists()
+
+
+def test_the_latest_values_are_the_latest_complete_run(shop: Shop, frozen: None) -> None:
+    # Given snapshots at the end of May and of June
+    may = services.score_all(as_of=dt.date(2026, 5, 31))
+    june = services.score_all(as_of=AS_OF)
+    # Then the latest run is June's, and every customer's value comes from it
+    assert selectors.latest_run() == june
+    assert CustomerValue.objects.count() == Customer.objects.count()
+    regular = Customer.objects.select_related("value").get(pk=shop.regular.pk)
+    score = CustomerScore.objects.get(run=june, customer=regular)
+    assert regular.value.run_id == june.pk
+    assert regular.value.clv == score.clv
+    assert regular.value.scored_on == AS_OF
+    assert len(regular.value.rfm_score) == 3
+    # And filters through the relation see the same rows
+    tiers = set(Customer.objects.filter(value__value_tier="vip").values_list("pk", flat=True))
+    assert tiers == set(CustomerScore.objects.filter(run=june, value_tier="vip")
+                        .values_list("customer_id", flat=True))
+    # And re-scoring May does not take the place of June
+    services.score_all(as_of=dt.date(2026, 5, 31))
+    assert selectors.latest_run() == june
+    assert not ScoreRun.objects.filter(pk=may.pk).exists()
+    assert Customer.objects.get(pk=shop.newcomer.pk).value.lifecycle_stage == "new"
+
+
+def test_the_score_keeps_the_first_purchase_and_the_rhythm(shop: Shop, frozen: None) -> None:
+    services.score_all(as_of=AS_OF)
+    regular = CustomerValue.objects.get(customer=shop.regular)
+    orders = shop.regular.orders.order_by("placed_at")
+    assert regular.first_purchase_at == orders.first().placed_at  # type: ignore[union-attr]
+    assert regular.last_purchase_at == orders.last().placed_at  # type: ignore[union-attr]
+    # The regular buys every three weeks: the mean gap is 21 days, with no spread
+    assert regular.interval_mean_days == pytest.approx(21.0)
+    assert regular.interval_sd_days == pytest.approx(0.0)
+    # A one-time buyer has no rhythm yet; a prospect has no purchase at all
+    newcomer = CustomerValue.objects.get(customer=shop.newcomer)
+    assert newcomer.interval_mean_days is None
+    assert newcomer.first_purchase_at == newcomer.last_purchase_at
+    prospect = CustomerValue.objects.get(customer=shop.prospect)
+    assert prospect.lifecycle_stage == "prospect"
+    assert prospect.first_purchase_at is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_listeners_hear_about_a_complete_run_after_it_committed(
+    shop: Shop, frozen: None
+) -> None:
+    heard: list[tuple[int, bool]] = []
+
+    def listener(sender: Any, run: ScoreRun, **kwargs: Any) -> None:
+        # By then the run's values are visible as the latest values
+        heard.append((run.pk, CustomerValue.objects.filter(run_id=run.pk).exists()))
+
+    score_run_completed.connect(listener)
+    try:
+        run = services.score_all(as_of=AS_OF)
+    finally:
+        score_run_completed.disconnect(listener)
+    assert heard == [(run.pk, True)]
