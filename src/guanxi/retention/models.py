@@ -58,6 +58,9 @@ class ChurnAlert(models.Model):
     reason_params = models.JSONField(default=dict, blank=True)
     expected_interval_days = models.FloatField(_("usual interval (days)"), null=True, blank=True)
     late_after_days = models.FloatField(_("late after (days)"), null=True, blank=True)
+    # The episode: the last purchase day when raised. A purchase after it closes the alert as
+    # won back; no second alert is raised for the same last purchase (even after a dismissal).
+    last_purchase_on = models.DateField(_("last purchase on"))
     days_since_last = models.IntegerField(_("days since the last purchase"))
     p_alive = models.FloatField(_("probability alive"), null=True, blank=True)
     value_at_stake = models.DecimalField(_("value at stake"), max_digits=14, decimal_places=2,
