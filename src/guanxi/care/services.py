@@ -1,0 +1,470 @@
+"""Writes of the care domain: the daily care calendar and what people do with tasks.
+
+``care_tasks_create`` is idempotent: every task it makes has a key
+``kind:customer:occasion:year`` (unique in the database), so a second run on the same day — or
+the next day, whose 14-day horizon overlaps — creates nothing it already made, and two runs at
+once cannot both insert the same task (the loser's rows are skipped by the unique key).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Min, Q
+from django.utils import timezone, translation
+from django.utils.translation import gettext, ngettext
+
+from guanxi.accounts.models import User
+from guanxi.care import calendar
+from guanxi.care.conf import CareSettings, care_settings
+from guanxi.care.errors import CareErrorCode
+from guanxi.care.messages import draft
+from guanxi.care.models import PENDING, Task, TaskKind, TaskStatus
+from guanxi.core import clock
+from guanxi.core.errors import ValidationFailed
+from guanxi.customers.models import (
+    Consent,
+    ConsentPurpose,
+    Customer,
+    DateKind,
+    ImportantDate,
+    MemoryNote,
+    NoteCategory,
+)
+from guanxi.sales.models import NOT_A_PURCHASE, Order
+
+# Rows per query / insert batch when drafting many tasks (a festival for every customer).
+CHUNK = 5000
+# A missed daily run still creates the thank-you of a first purchase up to this many days late.
+THANK_YOU_LOOKBACK_DAYS = 7
+CHINESE_COUNTRIES = frozenset({"CN", "HK", "MO", "TW", "SG"})
+
+Counts = dict[str, dict[str, int]]
+
+
+@dataclasses.dataclass
+class _Candidate:
+    key: str
+    kind: TaskKind
+    customer_id: int
+    due_on: dt.date
+    # What the occasion is called, in English and Chinese (titles and messages).
+    occasion: str
+    occasion_zh: str
+    years: int | None = None
+    # Words that, found in a taboo note, cancel the task ("birthday", "生日"...).
+    taboo_words: tuple[str, ...] = ()
+
+
+def _key(kind: TaskKind, customer_id: int, occasion: str, year: int) -> str:
+    return f"{kind.value}:{customer_id}:{occasion}:{year}"
+
+
+def _days(start: dt.date, end: dt.date) -> list[dt.date]:
+    return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+def _month_day_filter(field: str, days: Iterable[dt.date]) -> Q:
+    """``field`` falls on one of ``days``' month/day (any year); 29 Feb joins 28 Feb."""
+    pairs = {(d.month, d.day) for d in days}
+    if (2, 28) in pairs:
+        pairs.add((2, 29))  # a 29 February date falls on the 28th in common years
+    q = Q()
+    for month, day in sorted(pairs):
+        q |= Q(**{f"{field}__month": month, f"{field}__day": day})
+    return q
+
+
+def _lunar_month_day_filter(days: Iterable[dt.date]) -> Q:
+    """Lunar dates (stored as month/day) whose occurrence may fall on one of ``days``."""
+    pairs: set[tuple[int, int]] = set()
+    for d in days:
+        _year, month, day, leap = calendar.lunar_of(d)
+        if leap:
+            continue  # dates are kept in the regular month (see care.calendar)
+        pairs.add((month, day))
+        if day == 29 and calendar.lunar_of(d + dt.timedelta(days=1))[2] == 1:
+            pairs.add((month, 30))  # the 30th of a 29-day month falls on the 29th
+    q = Q(pk__in=[])
+    for month, day in sorted(pairs):
+        q |= Q(date__month=month, date__day=day)
+    return q
+
+
+BIRTHDAY_WORDS = ("birthday", "生日")
+ANNIVERSARY_WORDS = ("anniversary", "纪念")
+
+
+def _birthdays(start: dt.date, end: dt.date) -> Iterator[_Candidate]:
+    days = _days(start, end)
+    # Profile birthdays (Gregorian), unless an important date of kind birthday says better
+    # (it may be the lunar one the family celebrates).
+    profile = (Customer.objects.filter(is_active=True, birthday__isnull=False)
+               .filter(_month_day_filter("birthday", days))
+               .exclude(important_dates__kind=DateKind.BIRTHDAY)
+               .values_list("pk", "birthday"))
+    for cid, born in profile.iterator(chunk_size=CHUNK):
+        if born is None:  # pragma: no cover - filtered out above
+            continue
+        hit = calendar.occurrence_in_window(born, is_lunar=False, yearly=True, start=start,
+                                            end=end)
+        if hit:
+            yield _Candidate(key=_key(TaskKind.BIRTHDAY, cid, "profile", hit[1]),
+                             kind=TaskKind.BIRTHDAY, customer_id=cid, due_on=hit[0],
+                             occasion="Birthday", occasion_zh="生日", taboo_words=BIRTHDAY_WORDS)
+    dates = (ImportantDate.objects.filter(customer__is_active=True)
+             .filter((Q(is_lunar=False) & _month_day_filter("date", days))
+                     | (Q(is_lunar=True) & _lunar_month_day_filter(days)))
+             .values_list("pk", "customer_id", "kind", "label", "date", "is_lunar", "yearly"))
+    for pk, cid, kind, label, date, is_lunar, yearly in dates.iterator(chunk_size=CHUNK):
+        hit = calendar.occurrence_in_window(date, is_lunar=is_lunar, yearly=yearly,
+                                            start=start, end=end)
+        if not hit:
+            continue
+        if kind == DateKind.BIRTHDAY:
+            yield _Candidate(key=_key(TaskKind.BIRTHDAY, cid, f"d{pk}", hit[1]),
+                             kind=TaskKind.BIRTHDAY, customer_id=cid, due_on=hit[0],
+                             occasion=label or "Birthday", occasion_zh=label or "生日",
+                             taboo_words=BIRTHDAY_WORDS)
+        else:
+            years = hit[1] - date.year if yearly and date.year > 1 else None
+            yield _Candidate(key=_key(TaskKind.ANNIVERSARY, cid, f"d{pk}", hit[1]),
+                             kind=TaskKind.ANNIVERSARY, customer_id=cid, due_on=hit[0],
+                             occasion=label or "Anniversary", occasion_zh=label or "纪念日",
+                             years=years if years and years > 0 else None,
+                             taboo_words=ANNIVERSARY_WORDS)
+
+
+def _local_day(when: dt.datetime) -> dt.date:
+    return timezone.localtime(when).date()
+
+
+def _purchases() -> Any:
+    return Order.objects.exclude(status__in=NOT_A_PURCHASE)
+
+
+def _first_purchase_anniversaries(start: dt.date, end: dt.date) -> Iterator[_Candidate]:
+    """Customers whose first purchase was on this window's month/day in an earlier year.
+
+    Read from the orders (the truth, whatever the last scoring saw): first the customers with
+    any purchase on those days of earlier years, then the first purchase of just those.
+    """
+    days = _days(start, end)
+    before = clock.start_of_day(start - dt.timedelta(days=300))
+    candidates = set(_purchases().filter(placed_at__lt=before)
+                     .filter(_month_day_filter("placed_at", days))
+                     .values_list("customer_id", flat=True).distinct())
+    ids = sorted(candidates)
+    for i in range(0, len(ids), CHUNK):
+        firsts = (_purchases().filter(customer_id__in=ids[i:i + CHUNK],
+                                      customer__is_active=True)
+                  .values("customer_id").annotate(first=Min("placed_at")))
+        for row in firsts:
+            first = _local_day(row["first"])
+            hit = calendar.occurrence_in_window(first, is_lunar=False, yearly=True,
+                                                start=start, end=end)
+            if not hit or hit[1] <= first.year:
+                continue
+            yield _Candidate(
+                key=_key(TaskKind.ANNIVERSARY, row["customer_id"], "first_purchase", hit[1]),
+                kind=TaskKind.ANNIVERSARY, customer_id=row["customer_id"], due_on=hit[0],
+                occasion="the anniversary of your first purchase with us",
+                occasion_zh="您第一次选购我们产品的纪念日", years=hit[1] - first.year,
+                taboo_words=ANNIVERSARY_WORDS)
+
+
+def _thank_yous(conf: CareSettings, as_of: dt.date, end: dt.date) -> Iterator[_Candidate]:
+    """A thank-you the day(s) after a customer's first purchase."""
+    after = conf.thank_you_after_days or 0
+    since = as_of - dt.timedelta(days=after + THANK_YOU_LOOKBACK_DAYS)
+    recent = dict(
+        _purchases().filter(placed_at__gte=clock.start_of_day(since),
+                            placed_at__lt=clock.start_of_day(as_of + dt.timedelta(days=1)),
+                            customer__is_active=True)
+        .values("customer_id").annotate(first=Min("placed_at"))
+        .values_list("customer_id", "first"))
+    ids = sorted(recent)
+    for i in range(0, len(ids), CHUNK):
+        chunk = ids[i:i + CHUNK]
+        earlier = set(_purchases().filter(customer_id__in=chunk,
+                                          placed_at__lt=clock.start_of_day(since))
+                      .values_list("customer_id", flat=True).distinct())
+        for cid in chunk:
+            if cid in earlier:
+                continue
+            first = _local_day(recent[cid])
+            due = first + dt.timedelta(days=after)
+            if due > end:
+                continue
+            yield _Candidate(key=_key(TaskKind.THANK_YOU, cid, "first_order", first.year),
+                             kind=TaskKind.THANK_YOU, customer_id=cid, due_on=due,
+                             occasion="Thank you for the first order",
+                             occasion_zh="感谢首次购买")
+
+
+def _festivals(conf: CareSettings, start: dt.date, end: dt.date) -> Iterator[_Candidate]:
+    audience = Customer.objects.filter(is_active=True, last_purchase_at__isnull=False)
+    if conf.festival_tiers is not None:
+        audience = audience.filter(value__value_tier__in=conf.festival_tiers)
+    ids: list[int] | None = None
+    for code, spec in conf.festivals.items():
+        for when, year in calendar.festival_dates(spec, country=conf.country, start=start,
+                                                  end=end):
+            if ids is None:
+                ids = list(audience.order_by("pk").values_list("pk", flat=True))
+            label = str(spec.get("label", code))
+            label_zh = str(spec.get("label_zh", label))
+            words = tuple(w for w in (label.lower(), label_zh) if w)
+            for cid in ids:
+                yield _Candidate(key=_key(TaskKind.FESTIVAL, cid, code, year),
+                                 kind=TaskKind.FESTIVAL, customer_id=cid, due_on=when,
+                                 occasion=label, occasion_zh=label_zh, taboo_words=words)
+
+
+def _language(conf: CareSettings, country: str) -> str:
+    if conf.language != "auto":
+        return conf.language
+    return "zh-hans" if (country or "CN").upper() in CHINESE_COUNTRIES else "en"
+
+
+def _purpose(kind: TaskKind) -> str:
+    # A thank-you for an order is service; greetings are (soft) marketing.
+    return ConsentPurpose.SERVICE if kind == TaskKind.THANK_YOU else ConsentPurpose.MARKETING
+
+
+@dataclasses.dataclass
+class _Profile:
+    name: str
+    country: str
+    owner_id: int | None
+    preference: str = ""
+    taboos: list[str] = dataclasses.field(default_factory=list)
+    channels: dict[str, set[str]] = dataclasses.field(default_factory=lambda: defaultdict(set))
+
+
+def _profiles(ids: list[int]) -> dict[int, _Profile]:
+    profiles = {
+        pk: _Profile(name=name, country=country, owner_id=owner_id)
+        for pk, name, country, owner_id in Customer.objects.filter(pk__in=ids)
+        .values_list("pk", "name", "country", "owner_id")
+    }
+    notes = (MemoryNote.objects.filter(customer_id__in=ids)
+             .filter(Q(category=NoteCategory.TABOO) | Q(category=NoteCategory.PREFERENCE,
+                                                        pinned=True))
+             .order_by("customer_id", "-created_at")
+             .values_list("customer_id", "category", "text"))
+    for cid, category, text in notes:
+        profile = profiles.get(cid)
+        if profile is None:
+            continue
+        if category == NoteCategory.TABOO:
+            profile.taboos.append(text.lower())
+        elif not profile.preference:
+            profile.preference = text
+    for cid, channel, purpose in (Consent.objects.filter(customer_id__in=ids, granted=True)
+                                  .values_list("customer_id", "channel", "purpose")):
+        if cid in profiles:
+            profiles[cid].channels[purpose].add(channel)
+    return profiles
+
+
+def _is_taboo(words: Iterable[str], taboos: list[str]) -> bool:
+    return any(w and w.lower() in t for w in words for t in taboos)
+
+
+def _build(c: _Candidate, profile: _Profile, conf: CareSettings, now: dt.datetime) -> Task:
+    lang = _language(conf, profile.country)
+    preference = profile.preference
+    if preference and _is_taboo([preference], profile.taboos):
+        preference = ""  # never quote something a taboo note mentions
+    occasion = c.occasion_zh if lang == "zh-hans" else c.occasion
+    message = draft(c.kind, lang, {"name": profile.name, "occasion": occasion,
+                                   "years": c.years, "preference": preference},
+                    conf.templates)
+    channel = next((ch for ch in conf.channels if ch in profile.channels[_purpose(c.kind)]), "")
+    with translation.override(lang):
+        title = _title(c, profile.name)
+    return Task(kind=c.kind, customer_id=c.customer_id, owner_id=profile.owner_id,
+                due_on=c.due_on, title=title[:200], message=message, channel=channel,
+                created_at=now, key=c.key)
+
+
+def _title(c: _Candidate, name: str) -> str:
+    occasion = c.occasion_zh if translation.get_language() == "zh-hans" else c.occasion
+    if c.kind == TaskKind.BIRTHDAY:
+        return gettext("%(name)s: birthday") % {"name": name}
+    if c.kind == TaskKind.THANK_YOU:
+        return gettext("%(name)s: thank you for the first order") % {"name": name}
+    if c.kind == TaskKind.ANNIVERSARY and c.years:
+        return ngettext("%(name)s: %(occasion)s (%(n)d year)",
+                        "%(name)s: %(occasion)s (%(n)d years)", c.years) % {
+            "name": name, "occasion": occasion, "n": c.years}
+    return f"{name}: {occasion}"
+
+
+def care_tasks_create(*, as_of: dt.date, horizon_days: int = 14,
+                      overrides: dict[str, Any] | None = None) -> Counts:
+    """Create the care tasks due from ``as_of`` to ``as_of + horizon_days`` that do not exist.
+
+    Returns ``{kind: {"created": n, "unchanged": n, "skipped_taboo": n}}`` for every calendar
+    kind. ``overrides`` replaces ``GUANXI_CARE`` (tests, one-off runs).
+    """
+    if horizon_days < 0 or horizon_days > 366:
+        raise ValidationFailed(CareErrorCode.INVALID_FIELD,
+                               "The horizon is between 0 and 366 days.", field="horizon_days")
+    conf = care_settings(overrides)
+    end = as_of + dt.timedelta(days=horizon_days)
+    sources: list[Iterator[_Candidate]] = [_festivals(conf, as_of, end)]
+    if conf.birthdays or conf.anniversaries:
+        sources.append(_birthdays(as_of, end))
+    if conf.anniversaries:
+        sources.append(_first_purchase_anniversaries(as_of, end))
+    if conf.thank_you_after_days is not None:
+        sources.append(_thank_yous(conf, as_of, end))
+    counts: Counts = {k.value: {"created": 0, "unchanged": 0, "skipped_taboo": 0}
+                      for k in (TaskKind.BIRTHDAY, TaskKind.ANNIVERSARY, TaskKind.FESTIVAL,
+                                TaskKind.THANK_YOU)}
+    now = clock.now()
+    batch: list[_Candidate] = []
+    seen: set[str] = set()
+    for source in sources:
+        for candidate in source:
+            if candidate.key in seen:
+                continue
+            if candidate.kind == TaskKind.BIRTHDAY and not conf.birthdays:
+                continue
+            if candidate.kind == TaskKind.ANNIVERSARY and not conf.anniversaries:
+                continue
+            seen.add(candidate.key)
+            batch.append(candidate)
+            if len(batch) >= CHUNK:
+                _write(batch, conf, now, counts)
+                batch = []
+    if batch:
+        _write(batch, conf, now, counts)
+    return counts
+
+
+def _write(batch: list[_Candidate], conf: CareSettings, now: dt.datetime,
+           counts: Counts) -> None:
+    existing = set(Task.objects.filter(key__in=[c.key for c in batch])
+                   .values_list("key", flat=True))
+    new = [c for c in batch if c.key not in existing]
+    for c in batch:
+        if c.key in existing:
+            counts[c.kind]["unchanged"] += 1
+    if not new:
+        return
+    profiles = _profiles(sorted({c.customer_id for c in new}))
+    tasks: list[Task] = []
+    for c in new:
+        profile = profiles.get(c.customer_id)
+        if profile is None:
+            continue
+        if _is_taboo(c.taboo_words, profile.taboos):
+            counts[c.kind]["skipped_taboo"] += 1
+            continue
+        tasks.append(_build(c, profile, conf, now))
+        counts[c.kind]["created"] += 1
+    with transaction.atomic():
+        # ignore_conflicts: a run started at the same time may have inserted some keys since
+        # we looked; the unique key keeps one of each.
+        Task.objects.bulk_create(tasks, batch_size=CHUNK, ignore_conflicts=True)
+
+
+# --- what people do with tasks -----------------------------------------------------------------
+
+def _clean_text(value: str, *, field: str, required: bool, max_length: int) -> str:
+    text = (value or "").strip()
+    if required and not text:
+        raise ValidationFailed(CareErrorCode.INVALID_FIELD, f"The {field} is required.",
+                               field=field)
+    if len(text) > max_length:
+        raise ValidationFailed(CareErrorCode.INVALID_FIELD,
+                               f"The {field} is at most {max_length} characters.", field=field)
+    return text
+
+
+def task_create(*, actor: User, customer: Customer, due_on: dt.date, title: str,
+                kind: TaskKind | str = TaskKind.REMINDER, message: str = "",
+                owner: User | None = None) -> Task:
+    """A task a person sets (a reminder, a follow-up) for themselves or, as a manager, for
+    someone in ``assignable`` scope; the caller has checked access to the customer."""
+    if kind not in (TaskKind.REMINDER, TaskKind.FOLLOW_UP):
+        raise ValidationFailed(CareErrorCode.INVALID_FIELD,
+                               "People set reminders and follow-ups; the calendar makes the "
+                               "other kinds.", field="kind")
+    title = _clean_text(title, field="title", required=True, max_length=200)
+    message = _clean_text(message, field="message", required=False, max_length=4000)
+    return Task.objects.create(kind=kind, customer=customer, owner=owner or actor,
+                               due_on=due_on, title=title, message=message, created_by=actor,
+                               created_at=clock.now())
+
+
+def task_done(*, actor: User, task: Task) -> Task:
+    with transaction.atomic():
+        task = Task.objects.select_for_update().get(pk=task.pk)
+        task.status = TaskStatus.DONE
+        task.done_at = clock.now()
+        task.done_by = actor
+        task.snoozed_until = None
+        task.save(update_fields=["status", "done_at", "done_by", "snoozed_until"])
+    return task
+
+
+def task_snooze(*, actor: User, task: Task, until: dt.date) -> Task:
+    """Put a task off until ``until`` (tomorrow, next week...); it comes back that day."""
+    if until <= clock.today():
+        raise ValidationFailed(CareErrorCode.INVALID_FIELD,
+                               "Snooze until a day after today.", field="until")
+    with transaction.atomic():
+        task = Task.objects.select_for_update().get(pk=task.pk)
+        task.status = TaskStatus.SNOOZED
+        task.snoozed_until = until
+        task.save(update_fields=["status", "snoozed_until"])
+    return task
+
+
+def task_dismiss(*, actor: User, task: Task) -> Task:
+    with transaction.atomic():
+        task = Task.objects.select_for_update().get(pk=task.pk)
+        task.status = TaskStatus.DISMISSED
+        task.done_by = actor
+        task.done_at = clock.now()
+        task.save(update_fields=["status", "done_by", "done_at"])
+    return task
+
+
+def task_reopen(*, actor: User, task: Task) -> Task:
+    with transaction.atomic():
+        task = Task.objects.select_for_update().get(pk=task.pk)
+        task.status = TaskStatus.OPEN
+        task.done_by = None
+        task.done_at = None
+        task.snoozed_until = None
+        task.save(update_fields=["status", "done_by", "done_at", "snoozed_until"])
+    return task
+
+
+def task_update(*, actor: User, task: Task, title: str | None = None,
+                due_on: dt.date | None = None, message: str | None = None) -> Task:
+    with transaction.atomic():
+        task = Task.objects.select_for_update().get(pk=task.pk)
+        if title is not None:
+            task.title = _clean_text(title, field="title", required=True, max_length=200)
+        if message is not None:
+            task.message = _clean_text(message, field="message", required=False,
+                                       max_length=4000)
+        if due_on is not None:
+            task.due_on = due_on
+        task.save()
+    return task
+
+
+__all__ = ["PENDING", "care_tasks_create", "task_create", "task_dismiss", "task_done",
+           "task_reopen", "task_snooze", "task_update"]
