@@ -293,6 +293,8 @@ class EventType(models.TextChoices):
     CONSENT_CHANGED = "consent_changed", _("Consent changed")
     OWNER_CHANGED = "owner_changed", _("Owner changed")
     SCORE_CHANGED = "score_changed", _("Score changed")
+    CHURN_ALERT_RAISED = "churn_alert_raised", _("Churn alert raised")
+    CHURN_ALERT_CLOSED = "churn_alert_closed", _("Churn alert closed")
 
 
 class CustomerEvent(models.Model):
