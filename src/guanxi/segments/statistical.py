@@ -59,8 +59,9 @@ from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django_tasks import task
 
-from guanxi.accounts.models import User
+from guanxi.accounts.models import Role, User
 from guanxi.analytics.errors import AnalyticsError
 from guanxi.analytics.segmentation import (
     SegmentationData,
@@ -68,7 +69,7 @@ from guanxi.analytics.segmentation import (
     ValueSegmentation,
 )
 from guanxi.core import clock
-from guanxi.core.errors import NotFound, ValidationFailed
+from guanxi.core.errors import NotFound, PermissionDenied, ValidationFailed
 from guanxi.segments.models import (
     Segment,
     Segmentation,
@@ -91,6 +92,7 @@ class SegmentationErrorCode(StrEnum):
     NOT_ENOUGH_CUSTOMERS = "segmentation_not_enough_customers"
     INVALID_SETTINGS = "segmentation_invalid_settings"
     NOT_FOUND = "segmentation_not_found"
+    NOT_ALLOWED = "segmentation_not_allowed"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -572,3 +574,30 @@ def _after_scoring(sender: Any, run: ScoreRun, **kwargs: Any) -> None:
         # Scoring has committed; a failed segmentation is recorded on its Segmentation row
         # and logged, and the next run tries again.
         log.exception("Statistical segmentation after scoring run %s failed", run.pk)
+
+
+# -- who may build, and the background task ----------------------------------------------------
+
+
+def can_build_segments(user: User) -> bool:
+    """Admins, managers and analysts start builds (a build changes everyone's segments)."""
+    return user.is_admin_role or user.role in (Role.MANAGER, Role.ANALYST)
+
+
+def check_can_build(user: User) -> None:
+    if not can_build_segments(user):
+        raise PermissionDenied(SegmentationErrorCode.NOT_ALLOWED,
+                               _("Only administrators, managers and analysts may build "
+                                 "statistical segments."))
+
+
+@task()
+def segmentation_build_task(*, k_range: list[int], criterion: str, cluster_traits: list[str],
+                            user_id: int | None = None, seed: int | None = None
+                            ) -> dict[str, Any]:
+    """``segmentation_build`` in the background worker (started by the API and the pages)."""
+    user = User.objects.filter(pk=user_id).first() if user_id else None
+    segmentation = segmentation_build(k_range=(k_range[0], k_range[1]), criterion=criterion,
+                                      cluster_traits=cluster_traits, user=user, seed=seed)
+    return {"segmentation_id": segmentation.pk, "n_segments": segmentation.n_segments,
+            "n_customers": segmentation.n_customers}
