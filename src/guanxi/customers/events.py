@@ -154,3 +154,36 @@ def score_changed_events_bulk(*, changes: Iterable[tuple[int, str, str, str, str
             batch.clear()
     if batch:
         CustomerEvent.objects.bulk_create(batch)
+
+
+def churn_alerts_raised_events_bulk(
+    *, alerts: Iterable[tuple[int, str, dict[str, Any], str]], occurred_at: dt.datetime,
+    batch_size: int = 5000,
+) -> None:
+    """Churn alerts raised by the daily run; each item ``(customer_id, reason, params, severity)``.
+    """
+    CustomerEvent.objects.bulk_create(
+        [_event(customer=cid, type=EventType.CHURN_ALERT_RAISED, actor=None,
+                occurred_at=occurred_at,
+                data={"reason": reason, "params": params, "severity": severity})
+         for cid, reason, params, severity in alerts], batch_size=batch_size)
+
+
+def churn_alerts_closed_events_bulk(
+    *, alerts: Iterable[tuple[int, str, str]], actor: User | None, occurred_at: dt.datetime,
+    batch_size: int = 5000,
+) -> None:
+    """Churn alerts closed (won back by the daily run, lost / dismissed by a person);
+    each item ``(customer_id, outcome, note)``."""
+    CustomerEvent.objects.bulk_create(
+        [_event(customer=cid, type=EventType.CHURN_ALERT_CLOSED, actor=actor,
+                occurred_at=occurred_at, data={"outcome": outcome, "note": note[:200]})
+         for cid, outcome, note in alerts], batch_size=batch_size)
+
+
+def key_account_plan_changed(*, customer: Customer, actor: User | None, action: str,
+                             plan: dict[str, Any], changes: dict[str, list[Any]]) -> None:
+    """A key-account plan was created or changed (``action``); ``plan`` is its state after,
+    ``changes`` maps each changed field to ``[before, after]``."""
+    _event(customer=customer, type=EventType.KEY_ACCOUNT_PLAN_CHANGED, actor=actor,
+           data={"action": action, "plan": plan, "changes": changes}).save()

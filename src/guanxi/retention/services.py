@@ -1,0 +1,426 @@
+"""Writes of the retention domain: raise and close churn alerts, replenishments, the daily run.
+
+Everything here is set-based: the scores and order lines are read in a few queries into numpy
+arrays, judged by ``guanxi.analytics.rhythm`` / ``replenish``, and written with bulk inserts
+and updates — never a query per customer. Each refresh runs in one transaction, so an
+interrupted run leaves the previous state, and a second run on the same day finds every episode
+already recorded and changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, TypedDict
+
+import numpy as np
+import numpy.typing as npt
+from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import TruncDate
+
+from guanxi.accounts.models import User
+from guanxi.analytics.replenish import replenishment_schedule
+from guanxi.analytics.rhythm import REASON_LATE, SEVERITIES, RhythmModel
+from guanxi.core import clock
+from guanxi.core.errors import Conflict, ValidationFailed
+from guanxi.customers import events
+from guanxi.retention.conf import retention_settings
+from guanxi.retention.errors import RetentionErrorCode
+from guanxi.retention.models import (
+    AlertReason,
+    AlertStatus,
+    ChurnAlert,
+    Replenishment,
+    ReplenishmentStatus,
+)
+from guanxi.sales.models import NOT_A_PURCHASE, OrderLine
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]
+
+
+class Counts(TypedDict):
+    created: int
+    closed: int
+    unchanged: int
+
+
+def _plain(counts: Counts) -> dict[str, int]:
+    return {"created": counts["created"], "closed": counts["closed"],
+            "unchanged": counts["unchanged"]}
+
+
+def _no_counts() -> Counts:
+    return {"created": 0, "closed": 0, "unchanged": 0}
+
+
+# --- churn alerts ---------------------------------------------------------------------------
+
+
+class _Scored(TypedDict):
+    customer: npt.NDArray[np.int64]
+    owner: npt.NDArray[np.int64]
+    x: npt.NDArray[np.float64]
+    mean: npt.NDArray[np.float64]
+    sd: npt.NDArray[np.float64]
+    p_alive: npt.NDArray[np.float64]
+    clv: npt.NDArray[np.float64]
+    segment: npt.NDArray[np.int64]
+    last_day: npt.NDArray[np.datetime64]
+
+
+def _scored_buyers() -> _Scored | None:
+    """Latest values of every active customer who bought, as arrays sorted by customer id.
+
+    Reads ``CustomerValue`` (the latest complete run): the last purchase comes from the run
+    too, so the daily run scores first and judges on the same data.
+    """
+    from guanxi.value.models import CustomerValue
+
+    rows = list(
+        CustomerValue.objects.filter(x__isnull=False, last_purchase_at__isnull=False,
+                                     customer__is_active=True)
+        .annotate(last_day=TruncDate("last_purchase_at"))
+        .order_by("customer_id")
+        .values_list("customer_id", "customer__owner_id", "x", "interval_mean_days",
+                     "interval_sd_days", "p_alive", "clv", "rfm_segment", "last_day")
+    )
+    if not rows:
+        return None
+    cid, owner, x, mean, sd, p_alive, clv, segment, last_day = zip(*rows, strict=True)
+
+    def floats(values: tuple[Any, ...]) -> npt.NDArray[np.float64]:
+        return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
+
+    _, seg_codes = np.unique(np.array(segment, dtype=str), return_inverse=True)
+    return {
+        "customer": np.array(cid, dtype=np.int64),
+        "owner": np.array([0 if o is None else o for o in owner], dtype=np.int64),
+        "x": floats(x), "mean": floats(mean), "sd": floats(sd), "p_alive": floats(p_alive),
+        "clv": floats(clv), "segment": seg_codes.astype(np.int64),
+        "last_day": np.array(last_day, dtype="datetime64[D]"),
+    }
+
+
+def alerts_refresh(*, as_of: dt.date | None = None,
+                   overrides: dict[str, Any] | None = None) -> Counts:
+    """Raise alerts for newly late customers and close those who bought again as won back.
+
+    Judged on the latest complete score run. An alert is one *episode* of silence (keyed by the
+    last purchase day): it is raised once; a purchase after that day closes it as won back; an
+    alert closed by a person (lost, dismissed) is not raised again until the customer buys and
+    falls silent anew. Returns counts: created, closed (won back), unchanged (still open).
+    """
+    cfg = retention_settings(overrides)
+    day = as_of or clock.today()
+    scored = _scored_buyers()
+    counts = _no_counts()
+    if scored is None:
+        counts["unchanged"] = ChurnAlert.objects.filter(status=AlertStatus.OPEN).count()
+        return counts
+    model = RhythmModel(quantile=cfg.quantile, p_alive_threshold=cfg.p_alive_threshold,
+                        min_intervals=cfg.min_intervals)
+    try:
+        model.fit(scored["x"], scored["mean"], scored["sd"], scored["segment"])
+    except ValueError:
+        # Nobody bought twice: nobody has a rhythm to be late against.
+        counts["unchanged"] = ChurnAlert.objects.filter(status=AlertStatus.OPEN).count()
+        return counts
+    since = (np.datetime64(day, "D") - scored["last_day"]).astype(np.int64)
+    since = np.maximum(since, 0)
+    result = model.assess(scored["x"], scored["mean"], scored["sd"], since.astype(np.float64),
+                          p_alive=scored["p_alive"], value=np.nan_to_num(scored["clv"]),
+                          segment=scored["segment"], value_top=cfg.value_top,
+                          value_mid=cfg.value_mid)
+    customers = scored["customer"]
+    now = clock.now()
+
+    with transaction.atomic():
+        # Episodes already recorded (any status) and the open ones, in two reads.
+        known = set(ChurnAlert.objects.values_list("customer_id", "last_purchase_on"))
+        open_rows = list(ChurnAlert.objects.select_for_update()
+                         .filter(status=AlertStatus.OPEN)
+                         .values_list("pk", "customer_id", "last_purchase_on"))
+        # Won back: the customer's last purchase is after the episode's.
+        position = np.searchsorted(customers, [c for _, c, _ in open_rows])
+        won: list[ChurnAlert] = []
+        still_open: set[int] = set()
+        for (pk, cid, last_on), pos in zip(open_rows, position.tolist(), strict=True):
+            found = pos < customers.size and customers[pos] == cid
+            current = scored["last_day"][pos].astype(dt.date) if found else None
+            if current is not None and current > last_on and current <= day:
+                won.append(ChurnAlert(pk=pk, customer_id=cid, status=AlertStatus.WON_BACK,
+                                      closed_on=day, closed_by=None,
+                                      outcome_note=f"bought again on {current.isoformat()}"))
+            else:
+                still_open.add(cid)
+        ChurnAlert.objects.bulk_update(won, ["status", "closed_on", "outcome_note"],
+                                       batch_size=1000)
+
+        flagged = np.flatnonzero(result.flagged)
+        new: list[ChurnAlert] = []
+        for i in flagged.tolist():
+            cid = int(customers[i])
+            last_on = scored["last_day"][i].astype(dt.date)
+            if cid in still_open or (cid, last_on) in known:
+                continue
+            reason = (AlertReason.LATE if result.reason[i] == REASON_LATE
+                      else AlertReason.LOW_P_ALIVE)
+            p_alive = float(scored["p_alive"][i])
+            clv = float(scored["clv"][i])
+            params: dict[str, Any] = {
+                "interval_days": round(float(result.expected_interval[i]), 1),
+                "late_after_days": round(float(result.late_after[i]), 1),
+                "days_since_last": int(since[i]),
+            }
+            if not np.isnan(p_alive):
+                params["p_alive"] = round(p_alive, 3)
+            new.append(ChurnAlert(
+                customer_id=cid, owner_id=int(scored["owner"][i]) or None, raised_on=day,
+                reason_code=reason, reason_params=params,
+                expected_interval_days=float(result.expected_interval[i]),
+                late_after_days=float(result.late_after[i]),
+                last_purchase_on=last_on, days_since_last=int(since[i]),
+                p_alive=None if np.isnan(p_alive) else p_alive,
+                value_at_stake=None if np.isnan(clv) else Decimal(str(round(clv, 2))),
+                severity=SEVERITIES[int(result.severity[i])],
+                priority=float(result.priority[i])))
+        ChurnAlert.objects.bulk_create(new, batch_size=5000)
+        _alert_events(raised=new, won_back=won, occurred_at=now)
+    counts["created"] = len(new)
+    counts["closed"] = len(won)
+    counts["unchanged"] = len(still_open)
+    return counts
+
+
+def _alert_events(*, raised: list[ChurnAlert], won_back: list[ChurnAlert],
+                  occurred_at: dt.datetime) -> None:
+    events.churn_alerts_raised_events_bulk(
+        alerts=[(a.customer_id, a.reason_code, a.reason_params, a.severity) for a in raised],
+        occurred_at=occurred_at)
+    events.churn_alerts_closed_events_bulk(
+        alerts=[(a.customer_id, AlertStatus.WON_BACK.value, a.outcome_note) for a in won_back],
+        actor=None, occurred_at=occurred_at)
+
+
+def alert_close(*, alert: ChurnAlert, actor: User, outcome: str, note: str = "",
+                on: dt.date | None = None) -> ChurnAlert:
+    """A person closes an open alert as lost or dismissed; the outcome is on the timeline."""
+    if outcome not in (AlertStatus.LOST, AlertStatus.DISMISSED):
+        raise ValidationFailed(RetentionErrorCode.INVALID_OUTCOME,
+                               f"An alert is closed as lost or dismissed, not {outcome!r}.",
+                               field="outcome")
+    with transaction.atomic():
+        locked = ChurnAlert.objects.select_for_update().get(pk=alert.pk)
+        if locked.status != AlertStatus.OPEN:
+            raise Conflict(RetentionErrorCode.ALREADY_CLOSED,
+                           f"Alert {alert.pk} is already closed ({locked.status}).")
+        locked.status = outcome
+        locked.closed_on = on or clock.today()
+        locked.closed_by = actor
+        locked.outcome_note = note.strip()
+        locked.save(update_fields=["status", "closed_on", "closed_by", "outcome_note"])
+        events.churn_alerts_closed_events_bulk(
+            alerts=[(locked.customer_id, outcome, locked.outcome_note)], actor=actor,
+            occurred_at=clock.now())
+    alert.status, alert.closed_on = locked.status, locked.closed_on
+    alert.closed_by, alert.outcome_note = actor, locked.outcome_note
+    return alert
+
+
+# --- replenishment --------------------------------------------------------------------------
+
+
+def _purchase_lines(*, as_of: dt.date, lookback_days: int) -> dict[str, npt.NDArray[Any]]:
+    """Order lines with a product of purchase orders in the window, as arrays."""
+    start = clock.start_of_day(as_of - dt.timedelta(days=lookback_days))
+    end = clock.start_of_day(as_of + dt.timedelta(days=1))
+    rows = list(
+        OrderLine.objects.filter(order__placed_at__gte=start, order__placed_at__lt=end,
+                                 order__customer__is_active=True, product__isnull=False)
+        .exclude(order__status__in=NOT_A_PURCHASE)
+        .annotate(day=TruncDate("order__placed_at"), customer_id=F("order__customer_id"),
+                  owner_id=F("order__customer__owner_id"), category=F("product__category"))
+        .values_list("customer_id", "owner_id", "product_id", "category", "day", "quantity",
+                     "amount")
+    )
+    if not rows:
+        empty = np.empty(0, dtype=np.int64)
+        return {"customer": empty, "owner": empty, "product": empty,
+                "category": np.empty(0, dtype=str), "day": empty.astype("datetime64[D]"),
+                "quantity": empty.astype(float), "amount": empty.astype(float)}
+    cid, owner, product, category, day, qty, amount = zip(*rows, strict=True)
+    return {
+        "customer": np.array(cid, dtype=np.int64),
+        "owner": np.array([0 if o is None else o for o in owner], dtype=np.int64),
+        "product": np.array(product, dtype=np.int64),
+        "category": np.array([c or "" for c in category], dtype=str),
+        "day": np.array(day, dtype="datetime64[D]"),
+        "quantity": np.array([float(q) for q in qty], dtype=np.float64),
+        "amount": np.array([float(a) for a in amount], dtype=np.float64),
+    }
+
+
+def replenishments_refresh(*, as_of: dt.date | None = None,
+                           overrides: dict[str, Any] | None = None) -> Counts:
+    """Open reminders for repeat-bought items running out soon; close those bought again.
+
+    Items are products, and categories where the customer rotates between products (no single
+    product of the category is repeat-bought). A reminder is opened ``cfg.replenish_ahead_days``
+    before the run-out day and not for items more than one interval overdue (that silence is
+    the churn alert's business). One reminder per (customer, item, last purchase day).
+    """
+    cfg = retention_settings(overrides)
+    day = as_of or clock.today()
+    lines = _purchase_lines(as_of=day, lookback_days=cfg.replenish_lookback_days)
+    counts = _no_counts()
+    keys, sched_cols = _schedules(lines, min_purchases=cfg.replenish_min_purchases)
+    with transaction.atomic():
+        open_rows = list(Replenishment.objects.select_for_update()
+                         .filter(status=ReplenishmentStatus.OPEN)
+                         .values_list("pk", "customer_id", "item_key", "last_bought_on"))
+        last_bought = _last_bought(lines)
+        bought: list[Replenishment] = []
+        still_open: set[tuple[int, str]] = set()
+        for pk, cid, key, last_on in open_rows:
+            current = last_bought.get((cid, key))
+            if current is not None and last_on < current <= day:
+                bought.append(Replenishment(pk=pk, status=ReplenishmentStatus.BOUGHT,
+                                            closed_on=day))
+            else:
+                still_open.add((cid, key))
+        Replenishment.objects.bulk_update(bought, ["status", "closed_on"], batch_size=1000)
+
+        known = set(Replenishment.objects.values_list("customer_id", "item_key",
+                                                      "last_bought_on"))
+        today = np.datetime64(day, "D")
+        run_out, interval = sched_cols["run_out"], sched_cols["interval"]
+        ahead = today + np.timedelta64(cfg.replenish_ahead_days, "D")
+        overdue_days = (today - run_out).astype(np.float64)
+        due = np.flatnonzero((run_out <= ahead) & (overdue_days <= interval))
+        new: list[Replenishment] = []
+        for i in due.tolist():
+            cid = int(sched_cols["customer"][i])
+            key = keys[i]
+            last_on = sched_cols["last_day"][i].astype(dt.date)
+            if (cid, key) in still_open or (cid, key, last_on) in known:
+                continue
+            product_id = int(key[2:]) if key.startswith("p:") else None
+            new.append(Replenishment(
+                customer_id=cid, owner_id=int(sched_cols["owner"][i]) or None,
+                product_id=product_id, category="" if product_id else key[2:],
+                item_key=key, created_on=day, last_bought_on=last_on,
+                due_on=run_out[i].astype(dt.date), interval_days=float(interval[i]),
+                quantity_per_day=float(sched_cols["per_day"][i]) or None,
+                last_quantity=Decimal(str(round(float(sched_cols["last_q"][i]), 3))),
+                times_bought=int(sched_cols["n"][i]),
+                value=Decimal(str(round(float(sched_cols["value"][i]), 2)))))
+        Replenishment.objects.bulk_create(new, batch_size=5000)
+    counts["created"] = len(new)
+    counts["closed"] = len(bought)
+    counts["unchanged"] = len(still_open)
+    return counts
+
+
+def _last_bought(lines: dict[str, npt.NDArray[Any]]) -> dict[tuple[int, str], dt.date]:
+    """Last purchase day per (customer, item key), products and categories."""
+    out: dict[tuple[int, str], dt.date] = {}
+    if not lines["customer"].size:
+        return out
+    for prefix, items in (("p:", lines["product"].astype(str)), ("c:", lines["category"])):
+        keys = np.char.add(prefix, items)
+        pair = np.char.add(np.char.add(lines["customer"].astype(str), "|"), keys)
+        uniq, inverse = np.unique(pair, return_inverse=True)
+        last = np.full(uniq.size, np.datetime64("1970-01-01", "D"))
+        np.maximum.at(last, inverse, lines["day"])
+        for p, d in zip(uniq.tolist(), last.astype(dt.date).tolist(), strict=True):
+            cid, key = p.split("|", 1)
+            out[(int(cid), key)] = d
+    return out
+
+
+def _schedules(lines: dict[str, npt.NDArray[Any]], *, min_purchases: int
+               ) -> tuple[list[str], dict[str, npt.NDArray[Any]]]:
+    """Run-out schedules of repeat-bought products and rotated categories, concatenated."""
+    parts: list[tuple[list[str], dict[str, npt.NDArray[Any]]]] = []
+    if not lines["customer"].size:
+        return [], {k: np.empty(0) for k in ("customer", "owner", "run_out", "interval",
+                                            "last_day", "per_day", "last_q", "n", "value")}
+    owner_of = dict(zip(lines["customer"].tolist(), lines["owner"].tolist(), strict=True))
+    products = replenishment_schedule(lines["customer"], lines["product"], lines["day"],
+                                      lines["quantity"], lines["amount"],
+                                      min_purchases=min_purchases)
+    categories, cat_code = np.unique(lines["category"], return_inverse=True)
+    by_cat = replenishment_schedule(lines["customer"], cat_code, lines["day"],
+                                    lines["quantity"], lines["amount"],
+                                    min_purchases=min_purchases)
+    # Drop a category where one of its products is already repeat-bought by the customer.
+    product_category = dict(zip(lines["product"].tolist(), cat_code.tolist(), strict=True))
+    covered = {(c, product_category[p]) for c, p in
+               zip(products.customer.tolist(), products.item.tolist(), strict=True)}
+    keep = np.array([(c, k) not in covered and categories[k] != "" for c, k in
+                     zip(by_cat.customer.tolist(), by_cat.item.tolist(), strict=True)],
+                    dtype=bool)
+    product_keys = [f"p:{k}" for k in products.item.tolist()]
+    category_keys = [f"c:{categories[k]}" for k in by_cat.item.tolist()]
+    for sched, all_keys, mask in (
+        (products, product_keys, np.ones(len(products), dtype=bool)),
+        (by_cat, category_keys, keep),
+    ):
+        idx = np.flatnonzero(mask)
+        parts.append(([all_keys[k] for k in idx.tolist()], {
+            "customer": sched.customer[idx],
+            "owner": np.array([owner_of[c] for c in sched.customer[idx].tolist()],
+                              dtype=np.int64),
+            "run_out": sched.run_out[idx], "interval": sched.interval_days[idx],
+            "last_day": sched.last_day[idx], "per_day": sched.quantity_per_day[idx],
+            "last_q": sched.last_quantity[idx], "n": sched.n_purchases[idx],
+            "value": sched.mean_amount[idx]}))
+    keys = parts[0][0] + parts[1][0]
+    cols = {k: np.concatenate([parts[0][1][k], parts[1][1][k]]) for k in parts[0][1]}
+    return keys, cols
+
+
+# --- the daily run --------------------------------------------------------------------------
+
+
+def daily_run(*, as_of: dt.date | None = None, rescore: bool = False,
+              progress: Progress | None = None) -> dict[str, dict[str, int]]:
+    """Score, refresh alerts and replenishments, and create the care tasks, for ``as_of``.
+
+    Scoring is skipped when a complete run of that date exists already (running twice a day
+    costs nothing; ``rescore`` forces it). Each step commits on its own and is idempotent, so
+    an interrupted run is finished by running it again. Returns counts per kind.
+    """
+    from guanxi.core.errors import GuanxiError
+    from guanxi.value.models import RunStatus, ScoreRun
+    from guanxi.value.services import score_all
+
+    day = as_of or clock.today()
+    report: dict[str, dict[str, int]] = {}
+    exists = ScoreRun.objects.filter(as_of=day, status=RunStatus.COMPLETE).exists()
+    if rescore or not exists:
+        try:
+            run = score_all(as_of=day, progress=progress)
+            report["scores"] = {"created": 1, "closed": 0, "unchanged": 0,
+                                "customers": run.n_customers}
+        except GuanxiError as exc:
+            # No purchases yet: nothing to score, and nothing to warn about.
+            log.info("daily run: scoring skipped: %s", exc.message)
+            report["scores"] = {"created": 0, "closed": 0, "unchanged": 0, "customers": 0}
+    else:
+        report["scores"] = {"created": 0, "closed": 0, "unchanged": 1, "customers": 0}
+    report["churn_alerts"] = _plain(alerts_refresh(as_of=day))
+    report["replenishments"] = _plain(replenishments_refresh(as_of=day))
+    try:
+        from guanxi.care.services import care_tasks_create
+    except ImportError:  # the care app is optional to the daily run
+        log.info("daily run: no care tasks (guanxi.care.services.care_tasks_create missing)")
+    else:
+        report.update(care_tasks_create(as_of=day))
+    return report
+
