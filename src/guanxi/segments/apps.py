@@ -6,3 +6,7 @@ class SegmentsConfig(AppConfig):
     name = "guanxi.segments"
     label = "segments"
     verbose_name = _("Segments")
+
+    def ready(self) -> None:
+        # Connects the snapshot writer to ``score_run_completed``.
+        from guanxi.segments import signals  # noqa: F401

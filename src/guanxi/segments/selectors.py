@@ -1,0 +1,178 @@
+"""Reads and access checks for segments.
+
+Who may do what:
+
+- Everyone signed in may list segments and read their rules and profiles: a segment describes
+  customers in general, it is not a customer.
+- Members are always read through ``customers.selectors.customers_visible``: a rep sees only their
+  own customers inside any segment, a manager the team's; counts and value shares are of what the
+  person may see.
+- Admins, managers, reps and analysts create segments; service agents do not.
+- A segment is changed (renamed, rule edited, customers added or removed, deleted) by an admin,
+  by whoever created it, or by the creator's manager. Statistical segments are renamed by admins,
+  managers and analysts; their members come from the statistical build only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet, Sum
+
+from guanxi.accounts.models import Role, User
+from guanxi.core.errors import NotFound, PermissionDenied
+from guanxi.customers.models import Customer
+from guanxi.customers.selectors import customers_visible
+from guanxi.segments.errors import SegmentErrorCode
+from guanxi.segments.models import Segment, SegmentKind, SegmentMember, SegmentMembership
+from guanxi.segments.rules import compile_rule
+from guanxi.value.models import RunStatus, ScoreRun
+from guanxi.value.selectors import latest_run
+
+
+def can_create_segments(user: User) -> bool:
+    return user.is_admin_role or user.role in (Role.MANAGER, Role.REP, Role.ANALYST)
+
+
+def can_change_segment(user: User, segment: Segment) -> bool:
+    if user.is_admin_role:
+        return True
+    if segment.kind == SegmentKind.STATISTICAL:
+        return user.role in (Role.MANAGER, Role.ANALYST)
+    if not can_create_segments(user) or segment.created_by_id is None:
+        return False
+    if segment.created_by_id == user.pk:
+        return True
+    return (user.role == Role.MANAGER
+            and User.objects.filter(pk=segment.created_by_id, manager=user).exists())
+
+
+def segment_list(*, user: User, kind: str | None = None,
+                 include_inactive: bool = False) -> QuerySet[Segment]:
+    qs = Segment.objects.select_related("created_by")
+    if not include_inactive:
+        qs = qs.filter(is_active=True)
+    if kind:
+        qs = qs.filter(kind=kind)
+    return qs.order_by("kind", "name", "id")
+
+
+def access_segment(*, user: User, segment_id: int, write: bool = False) -> Segment:
+    try:
+        segment = Segment.objects.select_related("created_by").get(pk=segment_id)
+    except Segment.DoesNotExist:
+        raise NotFound(SegmentErrorCode.NOT_FOUND,
+                       f"Segment {segment_id} does not exist.") from None
+    if write and not can_change_segment(user, segment):
+        raise PermissionDenied(SegmentErrorCode.READ_ONLY,
+                               "You may view this segment but not change it.")
+    return segment
+
+
+def run_by_date(as_of: Any) -> ScoreRun:
+    """The complete score run of a date (``datetime.date``)."""
+    run = ScoreRun.objects.filter(as_of=as_of, status=RunStatus.COMPLETE).first()
+    if run is None:
+        raise NotFound(SegmentErrorCode.RUN_NOT_FOUND,
+                       f"There is no complete scoring run for {as_of}.")
+    return run
+
+
+def segment_filter(segment: Segment, *, run: ScoreRun | None = None) -> Q:
+    """The ``Q`` over customers that selects the segment's members.
+
+    Without ``run``: now — a dynamic segment's rule on the latest values, a static segment's
+    list, a statistical segment's members in its latest snapshot. With ``run``: the members
+    stored in that run's snapshot.
+    """
+    if run is not None:
+        return Q(pk__in=SegmentMembership.objects.filter(run=run, segment=segment)
+                 .values("customer_id"))
+    if segment.kind == SegmentKind.DYNAMIC:
+        return compile_rule(segment.definition)
+    if segment.kind == SegmentKind.STATIC:
+        return Q(pk__in=SegmentMember.objects.filter(segment=segment).values("customer_id"))
+    snapshot = (SegmentMembership.objects.filter(segment=segment)
+                .order_by("-run__as_of", "-run_id").values_list("run_id", flat=True).first())
+    if snapshot is None:
+        return Q(pk__in=[])
+    return Q(pk__in=SegmentMembership.objects.filter(run_id=snapshot, segment=segment)
+             .values("customer_id"))
+
+
+def segment_customers(*, user: User, segment: Segment,
+                      run: ScoreRun | None = None) -> QuerySet[Customer]:
+    """The segment's members that ``user`` may see (a rep: only their own)."""
+    return customers_visible(user=user).filter(segment_filter(segment, run=run))
+
+
+@dataclasses.dataclass(frozen=True)
+class Preview:
+    """Size and value of a set of customers, against everything the person may see."""
+
+    size: int
+    value: Decimal
+    # Sum of CLV of every customer the person may see (the whole book for an admin).
+    equity: Decimal
+    customers: int
+
+    @property
+    def value_share(self) -> float | None:
+        return float(self.value / self.equity) if self.equity else None
+
+    @property
+    def size_share(self) -> float | None:
+        return self.size / self.customers if self.customers else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"size": self.size, "value": str(self.value), "equity": str(self.equity),
+                "customers": self.customers, "value_share": self.value_share,
+                "size_share": self.size_share}
+
+
+def sees_every_customer(user: User) -> bool:
+    """True when the visibility rule does not limit ``user`` (admin, analyst, agent)."""
+    return str(customers_visible(user=user).query) == str(
+        Customer.objects.filter(is_active=True).query)
+
+
+def _book(user: User) -> tuple[int, Decimal]:
+    """Customers and equity the user may see: the run's totals for whoever sees everyone."""
+    visible = customers_visible(user=user)
+    # Someone who sees every customer: the run already summed the equity (saves a 1M-row sum).
+    if sees_every_customer(user):
+        run = latest_run()
+        if run is not None and run.equity is not None:
+            return visible.count(), run.equity
+    totals = visible.aggregate(n=Count("pk"), equity=Sum("value__clv"))
+    return totals["n"], totals["equity"] or Decimal(0)
+
+
+def preview_customers(*, user: User, customers: QuerySet[Customer]) -> Preview:
+    totals = customers.aggregate(n=Count("pk"), value=Sum("value__clv"))
+    n, equity = _book(user)
+    return Preview(size=totals["n"], value=totals["value"] or Decimal(0), equity=equity,
+                   customers=n)
+
+
+def segment_preview(*, definition: Any, user: User) -> Preview:
+    """Size and value share of a rule being edited (validated first; one aggregate query)."""
+    q = compile_rule(definition)
+    return preview_customers(user=user, customers=customers_visible(user=user).filter(q))
+
+
+def segment_summary(*, user: User, segment: Segment) -> Preview:
+    return preview_customers(user=user, customers=segment_customers(user=user, segment=segment))
+
+
+def segment_history(*, user: User, segment: Segment) -> list[dict[str, Any]]:
+    """Members per snapshot (only those the user may see), oldest first."""
+    memberships = SegmentMembership.objects.filter(segment=segment)
+    if not (user.is_admin_role or user.role in (Role.ANALYST, Role.AGENT)):
+        memberships = memberships.filter(customer__in=customers_visible(user=user))
+    rows = (memberships.values("run_id", "run__as_of").annotate(n=Count("customer_id"))
+            .order_by("run__as_of"))
+    return [{"run": row["run_id"], "as_of": row["run__as_of"], "size": row["n"]}
+            for row in rows]

@@ -1,0 +1,236 @@
+"""Writes of the segments domain: create, change, freeze, add/remove customers, snapshots.
+
+Each function is one transaction. Membership is always written set-based (``INSERT ... SELECT``
+in the database), never by loading customers into Python: a rule segment may hold a million.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Q, QuerySet
+
+from guanxi.accounts.models import User
+from guanxi.core import clock
+from guanxi.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from guanxi.customers.models import Customer
+from guanxi.customers.selectors import customers_visible
+from guanxi.segments.errors import SegmentErrorCode
+from guanxi.segments.models import Segment, SegmentKind, SegmentMember, SegmentMembership
+from guanxi.segments.rules import compile_rule, validate_rule
+from guanxi.segments.selectors import can_create_segments, segment_customers
+from guanxi.value.models import ScoreRun
+
+MAX_NAME = 200
+
+
+def _clean_name(name: str) -> str:
+    name = " ".join(name.split())
+    if not name:
+        raise ValidationFailed(SegmentErrorCode.INVALID_FIELD, "A segment needs a name.",
+                               field="name")
+    if len(name) > MAX_NAME:
+        raise ValidationFailed(SegmentErrorCode.INVALID_FIELD,
+                               f"A segment name has at most {MAX_NAME} characters.",
+                               field="name")
+    return name
+
+
+def _check_name_free(name: str, *, exclude: int | None = None) -> None:
+    """Rule and list segments are picked by name (CLI, campaigns): one active segment per name.
+
+    Statistical segments are not checked: a new build may suggest a name a list already has.
+    """
+    taken = Segment.objects.filter(name=name, is_active=True).exclude(
+        kind=SegmentKind.STATISTICAL)
+    if exclude is not None:
+        taken = taken.exclude(pk=exclude)
+    if taken.exists():
+        raise Conflict(SegmentErrorCode.NAME_TAKEN, f"There is already a segment named {name!r}.",
+                       field="name")
+
+
+def segment_create(*, user: User, name: str, kind: str = SegmentKind.DYNAMIC,
+                   definition: Any = None, description: str = "",
+                   customer_ids: Iterable[int] = ()) -> Segment:
+    """A new dynamic (rule) or static (list) segment; statistical ones come from a build."""
+    if not can_create_segments(user):
+        raise PermissionDenied(SegmentErrorCode.READ_ONLY, "You may not create segments.")
+    name = _clean_name(name)
+    if kind == SegmentKind.DYNAMIC:
+        if definition is None:
+            raise ValidationFailed(SegmentErrorCode.INVALID_RULE,
+                                   "A dynamic segment needs a rule.", field="definition")
+        validate_rule(definition)
+    elif kind == SegmentKind.STATIC:
+        if definition:
+            raise ValidationFailed(SegmentErrorCode.INVALID_FIELD,
+                                   "A static segment is a list of customers, it has no rule.",
+                                   field="definition")
+        definition = {}
+    else:
+        raise ValidationFailed(SegmentErrorCode.WRONG_KIND,
+                               "Segments are created dynamic or static; statistical segments "
+                               "come from a statistical build.", field="kind")
+    now = clock.now()
+    with transaction.atomic():
+        _check_name_free(name)
+        segment = Segment.objects.create(name=name, kind=kind, definition=definition,
+                                         description=description, created_by=user,
+                                         created_at=now, updated_at=now)
+        ids = list(customer_ids)
+        if ids:
+            if kind != SegmentKind.STATIC:
+                raise ValidationFailed(SegmentErrorCode.WRONG_KIND,
+                                       "Only a static segment takes a list of customers.",
+                                       field="customer_ids")
+            segment_add_customers(user=user, segment=segment, customer_ids=ids)
+    return segment
+
+
+def segment_update(*, user: User, segment: Segment, name: str | None = None,
+                   description: str | None = None, definition: Any = None,
+                   is_active: bool | None = None) -> Segment:
+    """Change what the caller gives (the edge checked ``can_change_segment``)."""
+    with transaction.atomic():
+        if name is not None:
+            name = _clean_name(name)
+            if segment.kind != SegmentKind.STATISTICAL:
+                _check_name_free(name, exclude=segment.pk)
+            else:
+                segment.renamed = True  # a person chose it: re-runs keep it
+            segment.name = name
+        if description is not None:
+            segment.description = description
+        if definition is not None:
+            if segment.kind != SegmentKind.DYNAMIC:
+                raise ValidationFailed(SegmentErrorCode.WRONG_KIND,
+                                       "Only a dynamic segment has a rule.", field="definition")
+            validate_rule(definition)
+            segment.definition = definition
+        if is_active is not None:
+            if is_active and not segment.is_active and segment.kind != SegmentKind.STATISTICAL:
+                _check_name_free(segment.name, exclude=segment.pk)
+            segment.is_active = is_active
+        segment.updated_at = clock.now()
+        segment.save()
+    return segment
+
+
+def segment_delete(*, user: User, segment: Segment) -> None:
+    """Delete the segment with its list and its snapshots (the edge checked the right)."""
+    with transaction.atomic():
+        segment.delete()
+
+
+def _require_static(segment: Segment) -> None:
+    if segment.kind != SegmentKind.STATIC:
+        raise ValidationFailed(SegmentErrorCode.WRONG_KIND,
+                               f"{segment.name!r} is a {segment.kind} segment: only a static "
+                               "segment's customers are added or removed by hand.",
+                               field="segment")
+
+
+def _visible_ids(user: User, customer_ids: list[int]) -> list[int]:
+    ids = sorted(set(customer_ids))
+    found = set(customers_visible(user=user).filter(pk__in=ids).values_list("pk", flat=True))
+    missing = [pk for pk in ids if pk not in found]
+    if missing:
+        shown = ", ".join(str(pk) for pk in missing[:10])
+        raise NotFound(SegmentErrorCode.CUSTOMER_NOT_FOUND,
+                       f"Customer(s) {shown} do not exist.", field="customer_ids")
+    return ids
+
+
+def segment_add_customers(*, user: User, segment: Segment, customer_ids: Iterable[int]) -> int:
+    """Add customers the user may see to a static segment; returns how many were new."""
+    _require_static(segment)
+    ids = _visible_ids(user, list(customer_ids))
+    now = clock.now()
+    with transaction.atomic():
+        before = SegmentMember.objects.filter(segment=segment).count()
+        SegmentMember.objects.bulk_create(
+            [SegmentMember(segment=segment, customer_id=pk, added_at=now, added_by=user)
+             for pk in ids],
+            ignore_conflicts=True, batch_size=1000,
+        )
+        added = SegmentMember.objects.filter(segment=segment).count() - before
+        Segment.objects.filter(pk=segment.pk).update(updated_at=now)
+    return added
+
+
+def segment_remove_customers(*, user: User, segment: Segment,
+                             customer_ids: Iterable[int]) -> int:
+    """Remove customers (that the user may see) from a static segment; returns how many."""
+    _require_static(segment)
+    ids = _visible_ids(user, list(customer_ids))
+    with transaction.atomic():
+        removed, _ = SegmentMember.objects.filter(segment=segment, customer_id__in=ids).delete()
+        Segment.objects.filter(pk=segment.pk).update(updated_at=clock.now())
+    return removed
+
+
+def _insert_select(table_columns: str, select: QuerySet[Any], constants: list[Any],
+                   select_columns: str) -> int:
+    """``INSERT INTO <table_columns> SELECT <constants>, <select_columns> FROM (<select>)``."""
+    sql, params = select.query.sql_with_params()
+    holders = ", ".join(["%s"] * len(constants))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table_columns} SELECT {holders}, {select_columns} FROM ({sql}) m",
+            [*constants, *params],
+        )
+        return int(cursor.rowcount)
+
+
+def segment_freeze(*, user: User, segment: Segment, name: str,
+                   description: str = "") -> Segment:
+    """A static copy of a segment's current members (those the user may see)."""
+    if not can_create_segments(user):
+        raise PermissionDenied(SegmentErrorCode.READ_ONLY, "You may not create segments.")
+    name = _clean_name(name)
+    now = clock.now()
+    q = connection.ops.quote_name
+    with transaction.atomic():
+        _check_name_free(name)
+        frozen = Segment.objects.create(
+            name=name, kind=SegmentKind.STATIC, created_by=user, created_at=now, updated_at=now,
+            description=description or f"Frozen copy of {segment.name!r} on {now:%Y-%m-%d}.",
+        )
+        members = segment_customers(user=user, segment=segment).order_by().values_list("pk")
+        _insert_select(
+            f"{q(SegmentMember._meta.db_table)} (segment_id, added_at, added_by_id, customer_id)",
+            members, [frozen.pk, now, user.pk], "m.id",
+        )
+    return frozen
+
+
+def snapshot_write(*, run: ScoreRun) -> dict[int, int]:
+    """Store the members of every active dynamic and static segment in ``run``'s snapshot.
+
+    Replaces what the run already had for those segments (statistical memberships are the
+    statistical build's). Rules read the run's own values and dates, so a re-scored past date
+    gets that date's members. Returns {segment id: members}.
+    """
+    table = connection.ops.quote_name(SegmentMembership._meta.db_table)
+    columns = f"{table} (run_id, segment_id, probability, is_primary, customer_id)"
+    counts: dict[int, int] = {}
+    segments = list(Segment.objects.filter(is_active=True,
+                                           kind__in=[SegmentKind.DYNAMIC, SegmentKind.STATIC])
+                    .order_by("pk"))
+    with transaction.atomic():
+        SegmentMembership.objects.filter(run=run, segment__in=[s.pk for s in segments]).delete()
+        active = Customer.objects.filter(is_active=True)
+        for segment in segments:
+            if segment.kind == SegmentKind.DYNAMIC:
+                flt: Q = compile_rule(segment.definition, today=run.as_of, run=run)
+            else:
+                flt = Q(pk__in=SegmentMember.objects.filter(segment=segment)
+                        .values("customer_id"))
+            members = active.filter(flt).order_by().values_list("pk")
+            # NULL and FALSE as SQL literals: a bound NULL in a SELECT list has no type.
+            counts[segment.pk] = _insert_select(columns, members, [run.pk, segment.pk],
+                                                "NULL, FALSE, m.id")
+    return counts

@@ -1,0 +1,22 @@
+"""Receivers of the segments domain.
+
+After every complete scoring run the rule and list segments are written into that run's snapshot,
+so segment migration can later be read between any two runs. A re-score of a date replaces the
+run; its old memberships go with the old run (cascade).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.dispatch import receiver
+
+from guanxi.value.models import ScoreRun
+from guanxi.value.signals import score_run_completed
+
+
+@receiver(score_run_completed, dispatch_uid="segments_snapshot")
+def write_segment_snapshot(sender: Any, *, run: ScoreRun, **kwargs: Any) -> None:
+    from guanxi.segments.services import snapshot_write
+
+    snapshot_write(run=run)
