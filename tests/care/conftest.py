@@ -10,11 +10,18 @@ import pytest
 from django.test import Client
 
 from guanxi.accounts.models import User
+from guanxi.care.selectors import offers_cache_clear
 from guanxi.customers.models import Customer
 from guanxi.customers.services import customer_create
 from guanxi.sales.models import Order, OrderLine, Product
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_offers() -> None:
+    """The offer model is cached per day and last order line id; ids repeat across tests."""
+    offers_cache_clear()
 
 
 @pytest.fixture
