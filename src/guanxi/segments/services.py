@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from guanxi.accounts.models import User
 from guanxi.core import clock
@@ -172,6 +172,11 @@ def segment_remove_customers(*, user: User, segment: Segment,
     return removed
 
 
+def _ids(customers: QuerySet[Customer]) -> QuerySet[Any]:
+    """The customers' ids as one column named ``member_id`` (Django names it ``id`` or ``pk``)."""
+    return customers.order_by().annotate(member_id=F("pk")).values_list("member_id")
+
+
 def _insert_select(table_columns: str, select: QuerySet[Any], constants: list[Any],
                    select_columns: str) -> int:
     """``INSERT INTO <table_columns> SELECT <constants>, <select_columns> FROM (<select>)``."""
@@ -199,10 +204,10 @@ def segment_freeze(*, user: User, segment: Segment, name: str,
             name=name, kind=SegmentKind.STATIC, created_by=user, created_at=now, updated_at=now,
             description=description or f"Frozen copy of {segment.name!r} on {now:%Y-%m-%d}.",
         )
-        members = segment_customers(user=user, segment=segment).order_by().values_list("pk")
+        members = _ids(segment_customers(user=user, segment=segment))
         _insert_select(
             f"{q(SegmentMember._meta.db_table)} (segment_id, added_at, added_by_id, customer_id)",
-            members, [frozen.pk, now, user.pk], "m.id",
+            members, [frozen.pk, now, user.pk], "m.member_id",
         )
     return frozen
 
@@ -229,8 +234,8 @@ def snapshot_write(*, run: ScoreRun) -> dict[int, int]:
             else:
                 flt = Q(pk__in=SegmentMember.objects.filter(segment=segment)
                         .values("customer_id"))
-            members = active.filter(flt).order_by().values_list("pk")
+            members = _ids(active.filter(flt))
             # NULL and FALSE as SQL literals: a bound NULL in a SELECT list has no type.
             counts[segment.pk] = _insert_select(columns, members, [run.pk, segment.pk],
-                                                "NULL, FALSE, m.id")
+                                                "NULL, FALSE, m.member_id")
     return counts
