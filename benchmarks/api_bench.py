@@ -107,8 +107,6 @@ def customer_rows(n: int, rep_ids: list[int], rng: random.Random) -> Iterator[di
             "email": f"c{i}@example.cn" if i % 3 else "",
             "city": rng.choice(CITIES),
             "owner_id": rep_ids[i % len(rep_ids)],
-            "lifecycle_stage": rng.choice(STAGES),
-            "value_tier": rng.choice(TIERS),
             "created_at": now,
             "updated_at": now,
         }
@@ -176,6 +174,35 @@ def load(n: int, rep_ids: list[int], rng: random.Random) -> None:
                        f"{n})")
             connection.commit() if not connection.get_autocommit() else None
             pg.execute("ANALYZE")
+    load_scores()
+
+
+def _case(expr: str, values: list[str]) -> str:
+    whens = " ".join(f"WHEN {i} THEN '{v}'" for i, v in enumerate(values))
+    return f"CASE {expr} % {len(values)} {whens} END"
+
+
+def load_scores() -> None:
+    """One complete score run giving every customer a stage and a tier (the list filters).
+
+    The latest values live in the value app (``customer.value``, a view over the latest
+    complete run's ``CustomerScore`` rows), not on the customer.
+    """
+    from django.db import connection, transaction
+
+    from guanxi.value.models import CustomerScore, RunStatus, ScoreRun
+
+    now = dt.datetime(2025, 3, 1, tzinfo=dt.UTC)
+    with transaction.atomic():
+        run = ScoreRun.objects.create(as_of=now.date(), status=RunStatus.COMPLETE,
+                                      created_at=now, finished_at=now)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {CustomerScore._meta.db_table} (run_id, customer_id,"
+                " lifecycle_stage, value_tier, rfm_segment)"
+                f" SELECT %s, id, {_case('id', STAGES)}, {_case('id', TIERS)}, ''"
+                " FROM customers_customer", [run.pk])
+            cursor.execute("ANALYZE")
 
 
 # The search indexes are part of the customers app now (migration 0002: trigram indexes on

@@ -86,16 +86,13 @@ def ensure_database(name: str, clone_from: str) -> None:
 # Proposed for the customers app (see the report): the access filter first fetches the ids of
 # the organizations a rep owns; without this partial index PostgreSQL reads all of the rep's
 # customers to find (usually) none — 35 ms per call at 50,000 customers, four calls per page.
-# And a rep's list filtered by stage counts (up to 1,000) its rows: (owner, stage) finds them
-# without reading the rep's other customers (160 ms → a few ms for a rare stage).
+# (The stage is no longer a customer column: it is the latest score's, ``customer.value``, a
+# view over the latest complete run, joined on the (run, customer) unique index.)
 PROPOSED_INDEXES = [
     "CREATE INDEX IF NOT EXISTS customer_owner_organizations ON customers_customer (owner_id) "
     "WHERE kind = 'organization' AND is_active",
-    "CREATE INDEX IF NOT EXISTS customer_owner_stage ON customers_customer "
-    "(owner_id, lifecycle_stage)",
 ]
-DROP_INDEXES = ["DROP INDEX IF EXISTS customer_owner_organizations",
-                "DROP INDEX IF EXISTS customer_owner_stage"]
+DROP_INDEXES = ["DROP INDEX IF EXISTS customer_owner_organizations"]
 
 
 def prepare(users: int, indexes: str) -> tuple[dict[str, int], dict[str, list[int]], str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from guanxi.accounts.models import User
 from guanxi.customers.models import Customer, CustomerEvent, EventType, Tag
 from guanxi.customers.services import customer_create
+from value_fixtures import give_value
 
 # api_as(user) gives a client holding that user's token (see conftest.py).
 ApiAs = Callable[[User], Any]
@@ -226,8 +228,7 @@ def test_filters_combine(
 ) -> None:
     vip = Tag.objects.create(name="vip")
     li_customers[2].tags.add(vip)
-    Customer.objects.filter(pk=li_customers[0].pk).update(lifecycle_stage="loyal",
-                                                          value_tier="key")
+    give_value(li_customers[0], lifecycle_stage="loyal", value_tier="key")
     client = api_as(admin)
     assert names(client.get("/customers", {"owner": rep1.pk, "city": "上海"})) == {"张伟", "李娜"}
     assert names(client.get("/customers", {"lifecycle_stage": "loyal"})) == {"张伟"}
@@ -285,7 +286,7 @@ def test_the_list_keeps_the_documented_shape(
     # schema the OpenAPI document promises, field for field.
     from guanxi.api.schemas import CustomerOut, CustomerPageOut
 
-    Customer.objects.filter(pk=li_customers[0].pk).update(clv="1234.50")
+    give_value(li_customers[0], clv=Decimal("1234.50"))
     li_customers[0].tags.add(Tag.objects.create(name="vip"), Tag.objects.create(name="a"))
     body = api_as(rep1).get("/customers").json()
     page = CustomerPageOut.model_validate(body)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from guanxi.accounts.models import User
-from guanxi.customers.models import Customer
 from guanxi.customers.services import customer_create
+from value_fixtures import give_value
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 TIMEOUT_MS = 10_000
@@ -82,8 +83,8 @@ def test_a_rep_finds_a_customer_notes_and_logs_and_cannot_open_anothers(
 
 def _scored(owner: User, name: str, tier: str, clv: str) -> None:
     c = customer_create(actor=owner, name=name, owner=owner)
-    Customer.objects.filter(pk=c.pk).update(value_tier=tier, clv=clv, rfm_score="545",
-                                            rfm_segment="champions", lifecycle_stage="active")
+    give_value(c, value_tier=tier, clv=Decimal(clv), rfm_r=5, rfm_f=4, rfm_m=5,
+               rfm_segment="champions", lifecycle_stage="active")
 
 
 def test_a_manager_sees_the_dashboard_charts_in_english_and_chinese(

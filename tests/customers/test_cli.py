@@ -20,6 +20,7 @@ from guanxi.cli.main import app
 from guanxi.customers.models import Customer, EventType, ExternalId
 from guanxi.customers.services import consent_set, customer_create, note_add
 from guanxi.sales.services import order_create
+from value_fixtures import give_value
 
 runner = CliRunner()
 
@@ -67,13 +68,13 @@ def test_list_shows_every_customer_to_the_system(book: dict[str, Customer]) -> N
     assert rows[0] == {
         "id": book["ann"].pk, "name": "Ann Lee", "kind": "person", "phone": "",
         "email": "ann@example.com", "city": "Boston", "owner": "wang",
-        "lifecycle_stage": "prospect", "value_tier": "", "clv": None, "last_purchase_at": None,
+        # Never scored: no latest values yet.
+        "lifecycle_stage": None, "value_tier": None, "clv": None, "last_purchase_at": None,
     }
 
 
 def test_list_filters_by_owner_search_stage_and_limit(book: dict[str, Customer]) -> None:
-    Customer.objects.filter(pk=book["zw"].pk).update(lifecycle_stage="loyal", value_tier="vip",
-                                                      clv=Decimal("1234.50"))
+    give_value(book["zw"], lifecycle_stage="loyal", value_tier="vip", clv=Decimal("1234.50"))
 
     assert [r["name"] for r in _json(["customers", "list", "--owner", "wang"])] == ["Ann Lee"]
     assert [r["name"] for r in _json(["customers", "list", "--search", "zhangwei"])] == [

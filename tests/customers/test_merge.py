@@ -327,7 +327,8 @@ def test_score_snapshots_stay_with_the_tombstone(rep1: User,
 
     # Given last night's scoring run scored both records
     survivor, merged = pair
-    run = ScoreRun.objects.create(as_of=dt.date(2025, 3, 1), created_at=_at(1))
+    run = ScoreRun.objects.create(as_of=dt.date(2025, 3, 1), created_at=_at(1),
+                                  status="complete")
     for customer in pair:
         CustomerScore.objects.create(run=run, customer=customer, lifecycle_stage="new")
 
@@ -337,6 +338,9 @@ def test_score_snapshots_stay_with_the_tombstone(rep1: User,
     # Then each snapshot still describes the record it was computed for
     assert CustomerScore.objects.filter(customer=survivor).count() == 1
     assert CustomerScore.objects.filter(customer=merged).count() == 1
+    # And each keeps its own latest values (a read-only view, never re-pointed)
+    survivor.refresh_from_db()
+    assert survivor.value.run_id == run.pk
 
 
 @pytest.mark.django_db(transaction=True)

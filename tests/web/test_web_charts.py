@@ -16,6 +16,7 @@ from guanxi.customers.models import Customer, ImportantDate
 from guanxi.customers.services import customer_create
 from guanxi.value.models import CustomerScore, RunStatus, ScoreRun
 from guanxi.web import charts
+from value_fixtures import give_value
 
 ClientFor = Callable[[User], Client]
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
@@ -27,12 +28,11 @@ def _run(as_of: dt.date, tiers: dict[Customer, str]) -> ScoreRun:
     run = ScoreRun.objects.create(as_of=as_of, status=RunStatus.COMPLETE,
                                   created_at=timezone.now(), equity=equity)
     for customer, tier in tiers.items():
+        rfm = (5, 5, 1) if tier == "vip" else (1, 1, 5)
         CustomerScore.objects.create(run=run, customer=customer, lifecycle_stage="active",
                                      value_tier=tier,
-                                     clv=Decimal(1000) if tier == "vip" else Decimal(10))
-        Customer.objects.filter(pk=customer.pk).update(
-            value_tier=tier, clv=Decimal(1000) if tier == "vip" else Decimal(10),
-            rfm_score="55" + "1" if tier == "vip" else "115", lifecycle_stage="active")
+                                     clv=Decimal(1000) if tier == "vip" else Decimal(10),
+                                     rfm_r=rfm[0], rfm_f=rfm[1], rfm_m=rfm[2])
     return run
 
 
@@ -74,7 +74,7 @@ def test_the_aggregates_are_cached_until_the_next_scoring_run(
     _run(dt.date(2026, 5, 1), {zhang: "vip", li: "ordinary", liu: "ordinary"})
     first = charts.dashboard_data(user=admin)
     # When a customer changes without a new scoring run, the cached figures stay
-    Customer.objects.filter(pk=liu.pk).update(value_tier="vip")
+    CustomerScore.objects.filter(customer=liu).update(value_tier="vip")
     assert charts.dashboard_data(user=admin) == first
     # And a new run refreshes them
     _run(dt.date(2026, 6, 1), {zhang: "vip", li: "vip", liu: "vip"})
@@ -108,9 +108,8 @@ def test_customers_at_risk_and_todays_work(
 ) -> None:
     # Given Li's dormant valuable customer, one due to buy soon and one with a birthday
     zhang, li, _liu = _three(rep1, rep2)
-    Customer.objects.filter(pk=zhang.pk).update(clv=Decimal("8000.00"), p_alive=0.2,
-                                                lifecycle_stage="dormant")
-    Customer.objects.filter(pk=li.pk).update(next_purchase_on=dt.date(2026, 6, 12))
+    give_value(zhang, clv=Decimal("8000.00"), p_alive=0.2, lifecycle_stage="dormant")
+    give_value(li, expected_next_purchase=dt.date(2026, 6, 12))
     ImportantDate.objects.create(customer=zhang, kind="birthday", date=dt.date(1980, 6, 14),
                                  yearly=True)
     with time_machine.travel(dt.datetime(2026, 6, 10, 9, tzinfo=SHANGHAI), tick=False):

@@ -26,6 +26,7 @@ from guanxi.customers.services import (
     interaction_log,
     note_add,
 )
+from value_fixtures import give_value
 
 ClientFor = Callable[[User], Client]
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
@@ -168,9 +169,9 @@ def test_value_card_dates_consent_and_related_people(
     rep1: User, rep2: User, zhang_wei: Customer, client_for: ClientFor
 ) -> None:
     # Given scores from the value engine, a birthday, consent and relations
-    Customer.objects.filter(pk=zhang_wei.pk).update(
-        clv=Decimal("8800.00"), p_alive=0.87, next_purchase_on=dt.date(2026, 7, 1),
-        rfm_segment="champions", value_tier="vip", lifecycle_stage="loyal")
+    give_value(zhang_wei, clv=Decimal("8800.00"), p_alive=0.87,
+               expected_next_purchase=dt.date(2026, 7, 1), rfm_segment="champions",
+               value_tier="vip", lifecycle_stage="loyal")
     ImportantDate.objects.create(customer=zhang_wei, kind="birthday", date=dt.date(1980, 6, 20))
     consent_set(actor=rep1, customer=zhang_wei, channel="wechat", purpose="marketing",
                 granted=True)

@@ -20,6 +20,7 @@ from guanxi.accounts.models import User
 from guanxi.customers.models import Customer, CustomerEvent, EventType
 from guanxi.customers.services import customer_create
 from guanxi.web import selectors
+from value_fixtures import give_value
 
 ClientFor = Callable[[User], Client]
 
@@ -68,7 +69,8 @@ def test_search_never_reaches_other_reps_customers(
 def test_filters_narrow_the_list(rep1: User, client_for: ClientFor) -> None:
     customer_create(actor=rep1, name="Shanghai VIP", city="上海", owner=rep1)
     customer_create(actor=rep1, name="Beijing one", city="北京", owner=rep1)
-    Customer.objects.filter(name="Shanghai VIP").update(value_tier="vip", rfm_segment="champions")
+    give_value(Customer.objects.get(name="Shanghai VIP"), value_tier="vip",
+               rfm_segment="champions")
     client = client_for(rep1)
     assert _names(client.get(reverse("customer_list"), {"city": "上海"}).content.decode()) \
         == ["Shanghai VIP"]
@@ -98,8 +100,10 @@ def test_pagination_walks_every_customer_once(rep1: User, rep2: User, sort: str)
     # some empty values, and Wang's customers that must never appear
     for i in range(23):
         c = customer_create(actor=rep1, name=f"客户{i % 4}", owner=rep1)
+        # Every fifth was never scored (no latest values: an empty CLV)
+        if i % 5:
+            give_value(c, clv=Decimal(i % 3) * 100)
         Customer.objects.filter(pk=c.pk).update(
-            clv=None if i % 5 == 0 else Decimal(i % 3) * 100,
             last_purchase_at=None if i % 7 == 0 else dt.datetime(2025, 1, 1 + i % 2, tzinfo=dt.UTC),
         )
     for i in range(5):

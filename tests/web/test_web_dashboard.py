@@ -14,6 +14,7 @@ from guanxi.accounts.models import User
 from guanxi.customers.models import Customer
 from guanxi.customers.services import customer_create
 from guanxi.web import selectors
+from value_fixtures import give_value
 
 ClientFor = Callable[[User], Client]
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
@@ -22,8 +23,8 @@ SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 def _scored(owner: User, name: str, tier: str, clv: str, segment: str,
             next_on: dt.date | None = None) -> Customer:
     c = customer_create(actor=owner, name=name, owner=owner)
-    Customer.objects.filter(pk=c.pk).update(value_tier=tier, clv=Decimal(clv), rfm_segment=segment,
-                                            lifecycle_stage="active", next_purchase_on=next_on)
+    give_value(c, value_tier=tier, clv=Decimal(clv), rfm_segment=segment,
+               lifecycle_stage="active", expected_next_purchase=next_on)
     return c
 
 

@@ -12,6 +12,7 @@ from django.urls import reverse
 import guanxi.web
 from guanxi.accounts.models import User
 from guanxi.customers.models import Customer
+from value_fixtures import give_value
 
 ClientFor = Callable[[User], Client]
 TEMPLATES = Path(guanxi.web.__file__).parent / "templates"
@@ -87,8 +88,7 @@ def test_money_and_dates_follow_the_locale(rep1: User, zhang_wei: Customer,
     import datetime as dt
     from decimal import Decimal
 
-    Customer.objects.filter(pk=zhang_wei.pk).update(clv=Decimal("12345.6"),
-                                                    next_purchase_on=dt.date(2026, 7, 1))
+    give_value(zhang_wei, clv=Decimal("12345.60"), expected_next_purchase=dt.date(2026, 7, 1))
     client = client_for(rep1)
     zh = client.get(reverse("customer_detail", args=[zhang_wei.pk]),
                     headers={"accept-language": "zh-hans"}).content.decode()

@@ -51,6 +51,7 @@ def render_customer(customer: Customer, *, contact_details: bool,
     """The wire form of a customer; contact details are null for who may not see them."""
     if tags is None:
         tags = list(customer.tags.order_by("name").values_list("name", flat=True))
+    value = getattr(customer, "value", None)  # the reverse one-to-one raises when missing
     return {
         "id": customer.pk,
         "kind": customer.kind,
@@ -74,11 +75,12 @@ def render_customer(customer: Customer, *, contact_details: bool,
         "referred_by_id": customer.referred_by_id,
         "tags": tags,
         "attributes": customer.attributes,
-        "lifecycle_stage": customer.lifecycle_stage,
-        "value_tier": customer.value_tier,
-        "clv": customer.clv,
-        "p_alive": customer.p_alive,
-        "rfm_segment": customer.rfm_segment,
+        # The latest score (``customer.value``): all null when the customer was never scored.
+        "lifecycle_stage": value.lifecycle_stage if value else None,
+        "value_tier": value.value_tier if value else None,
+        "clv": value.clv if value else None,
+        "p_alive": value.p_alive if value else None,
+        "rfm_segment": value.rfm_segment if value else None,
         "last_purchase_at": customer.last_purchase_at,
         "merged_into_id": customer.merged_into_id,
         "is_active": customer.is_active,
@@ -138,7 +140,7 @@ def list_customers(request: HttpRequest, filters: Query[CustomerFilters]) -> Jso
     user = user_of(request)
     qs = customer_list(user=user, owner_id=filters.owner,
                        lifecycle_stage=filters.lifecycle_stage, value_tier=filters.value_tier,
-                       city=filters.city, tag=filters.tag)
+                       city=filters.city, tag=filters.tag).select_related("value")
     search = (filters.search or "").strip()
     if search:
         # The same matching rules as customer_list(search=...), one indexed query per rule.

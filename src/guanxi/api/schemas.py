@@ -59,11 +59,12 @@ class CustomerOut(Schema):
     referred_by_id: int | None
     tags: list[str]
     attributes: dict[str, Any]
-    lifecycle_stage: str
-    value_tier: str
+    # From the latest score; null when the customer was never scored.
+    lifecycle_stage: str | None
+    value_tier: str | None
     clv: Decimal | None
     p_alive: float | None
-    rfm_segment: str
+    rfm_segment: str | None
     last_purchase_at: dt.datetime | None
     merged_into_id: int | None
     is_active: bool

@@ -59,6 +59,7 @@ def _iso(value: Any) -> str | None:
 
 
 def _summary(c: Customer) -> dict[str, Any]:
+    v = getattr(c, "value", None)  # the latest score; None (all nulls) when never scored
     return {
         "id": c.pk,
         "name": c.name,
@@ -67,15 +68,16 @@ def _summary(c: Customer) -> dict[str, Any]:
         "email": c.email,
         "city": c.city,
         "owner": c.owner.username if c.owner else None,
-        "lifecycle_stage": c.lifecycle_stage,
-        "value_tier": c.value_tier,
+        "lifecycle_stage": v.lifecycle_stage if v else None,
+        "value_tier": v.value_tier if v else None,
         # Money as a string: a float would round 0.10 to 0.1000000000000000055...
-        "clv": str(c.clv) if c.clv is not None else None,
+        "clv": str(v.clv) if v and v.clv is not None else None,
         "last_purchase_at": _iso(c.last_purchase_at),
     }
 
 
 def _profile(c: Customer) -> dict[str, Any]:
+    v = getattr(c, "value", None)
     return {
         **_summary(c),
         "gender": c.gender,
@@ -92,9 +94,9 @@ def _profile(c: Customer) -> dict[str, Any]:
         "organization": c.organization_id,
         "tags": [t.name for t in c.tags.all()],
         "attributes": c.attributes,
-        "rfm_segment": c.rfm_segment,
-        "p_alive": c.p_alive,
-        "next_purchase_on": _iso(c.next_purchase_on),
+        "rfm_segment": v.rfm_segment if v else None,
+        "p_alive": v.p_alive if v else None,
+        "next_purchase_on": _iso(v.expected_next_purchase) if v else None,
         "is_active": c.is_active,
         "merged_into": c.merged_into_id,
         "created_at": _iso(c.created_at),
@@ -148,7 +150,7 @@ def list_customers(
             value_tier=_choice(tier, [v for v in ValueTier.values if v], "tier"),
         )
         total = qs.count()
-        rows = list(qs.select_related("owner").order_by("name", "pk")[:limit])
+        rows = list(qs.select_related("owner", "value").order_by("name", "pk")[:limit])
 
     if as_json:
         _print_json([_summary(c) for c in rows])
@@ -157,10 +159,12 @@ def list_customers(
     for column in ("ID", "Name", "Phone", "E-mail", "City", "Owner", "Stage", "Tier", "CLV"):
         table.add_column(column, justify="right" if column in ("ID", "CLV") else "left")
     for c in rows:
+        v = getattr(c, "value", None)
         table.add_row(str(c.pk), c.name, c.phone, c.email, c.city,
-                      c.owner.username if c.owner else "", c.get_lifecycle_stage_display(),
-                      c.get_value_tier_display() if c.value_tier else "",
-                      f"{c.clv:,.2f}" if c.clv is not None else "")
+                      c.owner.username if c.owner else "",
+                      v.get_lifecycle_stage_display() if v else str(LifecycleStage.PROSPECT.label),
+                      v.get_value_tier_display() if v and v.value_tier else "",
+                      f"{v.clv:,.2f}" if v and v.clv is not None else "")
     Console().print(table)
 
 

@@ -25,14 +25,16 @@ class NoteInline(admin.TabularInline):  # type: ignore[type-arg]
 
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("name", "kind", "phone", "email", "city", "owner", "lifecycle_stage",
-                    "value_tier", "clv")
-    list_filter = ("kind", "lifecycle_stage", "value_tier", "income_band", "source", "is_active",
-                   "owner")
+    # The scores are the latest values of the value engine (``customer.value``, a view).
+    list_display = ("name", "kind", "phone", "email", "city", "owner", "value__lifecycle_stage",
+                    "value__value_tier", "value__clv")
+    list_select_related = ("owner", "value")
+    list_filter = ("kind", "value__lifecycle_stage", "value__value_tier", "income_band",
+                   "source", "is_active", "owner")
     search_fields = ("name", "name_pinyin", "name_initials", "phone", "email",
                      "external_ids__value")
     raw_id_fields = ("owner", "referred_by", "organization", "merged_into")
-    readonly_fields = ("name_pinyin", "name_initials", "created_at", "updated_at", "scored_at")
+    readonly_fields = ("name_pinyin", "name_initials", "created_at", "updated_at")
     inlines = [ExternalIdInline, NoteInline]
     show_full_result_count = False  # no COUNT(*) over a million rows on every page
 

@@ -55,7 +55,8 @@ _EXPLICIT = (Consent, ImportantDate, ExternalId, Customer)
 # Per-customer snapshots of derived figures (one score row per customer per scoring run) stay
 # with the tombstone: they describe that record as it was, the survivor has its own rows for
 # the same runs, and the next scoring run computes the survivor from all the moved orders.
-KEEP_WITH_TOMBSTONE = frozenset({"value.customerscore"})
+# ``value.customervalue`` is a read-only view of the latest of those rows.
+KEEP_WITH_TOMBSTONE = frozenset({"value.customerscore", "value.customervalue"})
 
 # Tombstone chains are short (a merges into b, later b into c); the bound only guards a cycle
 # someone made by editing the database directly.

@@ -89,19 +89,10 @@ class Customer(models.Model):
     tags = models.ManyToManyField(Tag, verbose_name=_("tags"), blank=True, related_name="customers")
     attributes = models.JSONField(_("custom attributes"), default=dict, blank=True)
 
-    # Computed by the value engine (`guanxi score`); the history lives in its snapshots.
-    lifecycle_stage = models.CharField(_("lifecycle stage"), max_length=16,
-                                       choices=LifecycleStage.choices,
-                                       default=LifecycleStage.PROSPECT, db_index=True)
-    value_tier = models.CharField(_("value tier"), max_length=16, choices=ValueTier.choices,
-                                  blank=True, default=ValueTier.UNSCORED, db_index=True)
-    clv = models.DecimalField(_("lifetime value"), max_digits=14, decimal_places=2, null=True,
-                              blank=True, db_index=True)
-    p_alive = models.FloatField(_("probability alive"), null=True, blank=True)
-    next_purchase_on = models.DateField(_("expected next purchase"), null=True, blank=True)
-    rfm_segment = models.CharField(_("RFM segment"), max_length=32, blank=True, db_index=True)
-    rfm_score = models.CharField(_("RFM score"), max_length=3, blank=True)
-    scored_at = models.DateTimeField(_("scored at"), null=True, blank=True)
+    # The value engine's figures (tier, CLV, stage...) are not stored here: they are the
+    # customer's latest score, ``customer.value`` (``guanxi.value.models.CustomerValue``), so a
+    # scoring run never rewrites this wide, heavily indexed table. The last purchase stays:
+    # orders and imports keep it current between runs.
     last_purchase_at = models.DateTimeField(_("last purchase"), null=True, blank=True,
                                             db_index=True)
 
@@ -121,8 +112,6 @@ class Customer(models.Model):
             # without this partial index that reads all of the rep's customers, on every page.
             models.Index(fields=["owner"], name="customer_owner_organizations",
                          condition=models.Q(kind="organization", is_active=True)),
-            # A rep's list filtered by stage, without reading the rep's other customers.
-            models.Index(fields=["owner", "lifecycle_stage"], name="customer_owner_stage"),
         ]
 
     def __str__(self) -> str:
@@ -295,6 +284,7 @@ class EventType(models.TextChoices):
     SCORE_CHANGED = "score_changed", _("Score changed")
     CHURN_ALERT_RAISED = "churn_alert_raised", _("Churn alert raised")
     CHURN_ALERT_CLOSED = "churn_alert_closed", _("Churn alert closed")
+    KEY_ACCOUNT_PLAN_CHANGED = "key_account_plan_changed", _("Key-account plan changed")
 
 
 class CustomerEvent(models.Model):

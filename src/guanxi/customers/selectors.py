@@ -20,7 +20,7 @@ from django.db.models import Q, QuerySet
 from guanxi.accounts.models import Role, User
 from guanxi.core.errors import NotFound, PermissionDenied
 from guanxi.customers.errors import CustomerErrorCode
-from guanxi.customers.models import Customer, Kind
+from guanxi.customers.models import Customer, Kind, LifecycleStage
 from guanxi.customers.normalize import name_pinyin, normalize_phone
 
 
@@ -162,6 +162,19 @@ def customer_search_filter(term: str, *, contact_details: bool = True) -> Q:
     return q
 
 
+def stage_filter(stage: str, prefix: str = "") -> Q:
+    """Customers in lifecycle ``stage`` as of the latest score (``customer.value``).
+
+    A customer never scored (no latest value yet: created since the last run, or no run at
+    all) counts as a prospect, as the value engine would call them. ``prefix`` reaches the
+    customer from another model (``"customer__"``).
+    """
+    q = Q(**{f"{prefix}value__lifecycle_stage": stage})
+    if stage == LifecycleStage.PROSPECT:
+        q |= Q(**{f"{prefix}value__isnull": True})
+    return q
+
+
 def customer_list(
     *,
     user: User,
@@ -179,9 +192,9 @@ def customer_list(
     if owner_id is not None:
         qs = qs.filter(owner_id=owner_id)
     if lifecycle_stage:
-        qs = qs.filter(lifecycle_stage=lifecycle_stage)
+        qs = qs.filter(stage_filter(lifecycle_stage))
     if value_tier:
-        qs = qs.filter(value_tier=value_tier)
+        qs = qs.filter(value__value_tier=value_tier)
     if city:
         qs = qs.filter(city=city)
     if tag:

@@ -28,7 +28,7 @@ from django.db import DatabaseError, connection, transaction
 from guanxi.core import clock
 from guanxi.core.errors import ValidationFailed
 from guanxi.customers import events
-from guanxi.customers.models import Customer, LifecycleStage
+from guanxi.customers.models import LifecycleStage
 from guanxi.value import selectors, signals
 from guanxi.value.conf import ValueSettings, value_settings
 from guanxi.value.errors import ValueErrorCode
@@ -258,28 +258,6 @@ def _swap_in(run: ScoreRun, *, cfg: ValueSettings, now: dt.datetime) -> None:
         run.save()
         transaction.on_commit(
             lambda: signals.score_run_completed.send(sender=ScoreRun, run=run))
-        if not becomes_latest:
-            return  # re-scoring a past date: the customers keep the newer snapshot's values
-        _copy_to_customers(run, now=now)
-
-
-def _copy_to_customers(run: ScoreRun, *, now: dt.datetime) -> None:
-    """Transitional: the old score columns on the customer, until customers migration 0005."""
-    scores = connection.ops.quote_name(CustomerScore._meta.db_table)
-    customers = connection.ops.quote_name(Customer._meta.db_table)
-    if connection.vendor == "postgresql":
-        rfm = "concat(s.rfm_r, s.rfm_f, s.rfm_m)"
-    else:
-        rfm = "coalesce(s.rfm_r || s.rfm_f || s.rfm_m, '')"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {customers} SET lifecycle_stage = s.lifecycle_stage,"
-            f" value_tier = s.value_tier, clv = s.clv, p_alive = s.p_alive,"
-            f" next_purchase_on = s.expected_next_purchase, rfm_segment = s.rfm_segment,"
-            f" rfm_score = {rfm}, scored_at = %s, last_purchase_at = s.last_purchase_at"
-            f" FROM {scores} s WHERE s.run_id = %s AND s.customer_id = {customers}.id",
-            [connection.ops.adapt_datetimefield_value(now), run.pk],
-        )
 
 
 def _write_score_events(run: ScoreRun, *, previous: ScoreRun, now: dt.datetime) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
 from django.db import connection
-from django.db.models import Count, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
@@ -144,10 +144,13 @@ def _compute(user: User, runs: list[int]) -> dict[str, Any]:
                     .values_list("run_id").annotate(s=Sum("clv")).values_list("run_id", "s"))
         equity = [(r.as_of, sums.get(r.pk) or Decimal(0)) for r in run_rows.only("as_of")]
     rfm: dict[tuple[int, int], int] = {}
-    for score, n in (visible.exclude(rfm_score="").values_list("rfm_score")
-                     .annotate(n=Count("id")).values_list("rfm_score", "n")):
-        if len(score) >= 2 and score[:2].isdigit():
-            cell = (int(score[0]), int(score[1]))
+    for r_score, f_score, n in (visible.filter(value__rfm_r__isnull=False,
+                                               value__rfm_f__isnull=False)
+                                .values_list("value__rfm_r", "value__rfm_f")
+                                .annotate(n=Count("id"))
+                                .values_list("value__rfm_r", "value__rfm_f", "n")):
+        if r_score is not None and f_score is not None:  # filtered above; for the types
+            cell = (int(r_score), int(f_score))
             rfm[cell] = rfm.get(cell, 0) + n
     migration: list[tuple[str, str, int]] = []
     if len(runs) == 2:
@@ -162,9 +165,12 @@ def _compute(user: User, runs: list[int]) -> dict[str, Any]:
             .filter(old__isnull=False).values("old", "value_tier").annotate(n=Count("pk"))
             .order_by()]
     at_risk = list(
-        visible.filter(Q(lifecycle_stage__in=[LifecycleStage.DORMANT, LifecycleStage.LOST])
-                       | Q(p_alive__lt=0.5), clv__isnull=False)
-        .order_by("-clv", "pk").values("pk", "name", "clv", "p_alive", "lifecycle_stage")
+        visible.filter(Q(value__lifecycle_stage__in=[LifecycleStage.DORMANT,
+                                                     LifecycleStage.LOST])
+                       | Q(value__p_alive__lt=0.5), value__clv__isnull=False)
+        .order_by("-value__clv", "pk")
+        .values("pk", "name", clv=F("value__clv"), p_alive=F("value__p_alive"),
+                lifecycle_stage=F("value__lifecycle_stage"))
         [:AT_RISK_LIMIT])
     return {"summary": selectors.dashboard(user=user), "equity": equity, "rfm": rfm,
             "migration": migration, "at_risk": at_risk, "runs": runs}
@@ -194,11 +200,14 @@ def todays_work(*, user: User, within_days: int = 7) -> list[WorkItem]:
         return items
     mine = Customer.objects.filter(owner=user, is_active=True)
     horizon = today + dt.timedelta(days=within_days)
+    # The expected next purchase is the latest score's (``customer.value``).
     items = [WorkItem(c["pk"], c["name"], _("expected to buy"),
                       c["next_purchase_on"] or today)
-             for c in mine.filter(next_purchase_on__gte=today - dt.timedelta(days=within_days),
-                                  next_purchase_on__lte=horizon)
-             .order_by("next_purchase_on", "pk").values("pk", "name", "next_purchase_on")
+             for c in mine.filter(
+                 value__expected_next_purchase__gte=today - dt.timedelta(days=within_days),
+                 value__expected_next_purchase__lte=horizon)
+             .order_by("value__expected_next_purchase", "pk")
+             .values("pk", "name", next_purchase_on=F("value__expected_next_purchase"))
              [:WORK_LIMIT]]
     months = {today.month, horizon.month}
     dates = (ImportantDate.objects.filter(customer__in=mine.values("pk"), is_lunar=False,

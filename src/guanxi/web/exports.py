@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from guanxi.accounts.models import User
-from guanxi.customers.models import Customer
+from guanxi.customers.models import Customer, LifecycleStage
 from guanxi.customers.selectors import can_see_contact_details
 
 XLSX_MAX_ROWS = 100_000
@@ -57,9 +57,14 @@ def rows(user: User, customers: Iterable[Customer]) -> Iterator[list[Any]]:
         # The day of the last purchase in the company's time zone, not UTC's.
         last = (timezone.localtime(c.last_purchase_at).date().isoformat()
                 if c.last_purchase_at else "")
-        row += [c.city, c.owner.username if c.owner else "", c.get_lifecycle_stage_display(),
-                c.get_value_tier_display(), c.rfm_segment,
-                "" if c.clv is None else str(c.clv), last]
+        # The latest score (``customer.value``); never scored reads as a prospect, no tier.
+        value = getattr(c, "value", None)
+        if value is None:
+            scores: list[Any] = [str(LifecycleStage.PROSPECT.label), "", "", ""]
+        else:
+            scores = [value.get_lifecycle_stage_display(), value.get_value_tier_display(),
+                      value.rfm_segment, "" if value.clv is None else str(value.clv)]
+        row += [c.city, c.owner.username if c.owner else "", *scores, last]
         yield [_cell(v) for v in row]
 
 

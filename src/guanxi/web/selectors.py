@@ -105,7 +105,7 @@ def customers_filtered(*, user: User, filters: ListFilters) -> QuerySet[Customer
     if restricted:
         qs = qs.filter(Q(name__icontains=search) | Q(external_ids__value=search)).distinct()
     if filters.segment:
-        qs = qs.filter(rfm_segment=filters.segment)
+        qs = qs.filter(value__rfm_segment=filters.segment)
     if filters.purchased_since:
         qs = qs.filter(last_purchase_at__gte=clock.start_of_day(filters.purchased_since))
     if filters.purchased_before:
@@ -123,11 +123,20 @@ def _encode(customer: Customer, sort: SortKey) -> str:
     value: str | None = None
     if sort == "name":
         value = customer.name
-    elif sort == "-clv" and customer.clv is not None:
-        value = str(customer.clv)
+    elif sort == "-clv" and (clv := _clv(customer)) is not None:
+        value = str(clv)
     elif sort == "-last_purchase_at" and customer.last_purchase_at is not None:
         value = customer.last_purchase_at.isoformat()
     return signing.dumps({"v": value, "pk": customer.pk}, salt=_CURSOR_SALT, compress=True)
+
+
+def _clv(customer: Customer) -> Decimal | None:
+    value = getattr(customer, "value", None)  # None when never scored
+    return None if value is None else value.clv
+
+
+# Sort key → the field it orders by: CLV is the latest score's, through the value view.
+_SORT_FIELDS = {"-clv": "value__clv", "-last_purchase_at": "last_purchase_at"}
 
 
 def _decode(cursor: str, sort: SortKey) -> _Cursor | None:
@@ -169,7 +178,7 @@ def _fetch(qs: QuerySet[Customer], sort: SortKey, after: _Cursor | None,
             qs = qs.filter(name__gte=after.value).filter(Q(name__gt=after.value)
                                                          | Q(pk__gt=after.pk))
         return list(qs.order_by("name", "pk")[:n])
-    field = sort.removeprefix("-")
+    field = _SORT_FIELDS[sort]
     empty = qs.filter(**{f"{field}__isnull": True})
     rows: list[Customer] = []
     if after is None or after.value is not None:
@@ -192,7 +201,7 @@ def customer_page(
     qs = customers_filtered(user=user, filters=filters)
     counted = qs.order_by()[: COUNT_CAP + 1].count()
     after = _decode(cursor, filters.sort) if cursor else None
-    rows = _fetch(qs.select_related("owner"), filters.sort, after, limit + 1)
+    rows = _fetch(qs.select_related("owner", "value"), filters.sort, after, limit + 1)
     next_cursor = _encode(rows[limit - 1], filters.sort) if len(rows) > limit else None
     return CustomerPage(items=rows[:limit], next_cursor=next_cursor,
                         count=min(counted, COUNT_CAP), count_capped=counted > COUNT_CAP)
@@ -242,6 +251,8 @@ class Customer360:
     referrals: list[Customer]
     tags: list[str]
     score_trend: dict[str, Any] | None = None
+    # The latest score (``CustomerValue``); None when the customer was never scored.
+    value: Any = None
 
 
 def next_occurrence(date: ImportantDate, *, today: dt.date) -> dt.date | None:
@@ -316,6 +327,7 @@ def customer_360(*, user: User, customer: Customer) -> Customer360:
         referrals=referrals,
         tags=list(customer.tags.values_list("name", flat=True)),
         score_trend=score_trend(customer=customer),
+        value=getattr(customer, "value", None),
     )
 
 
@@ -423,15 +435,25 @@ def dashboard(*, user: User, due_within_days: int = 14) -> Dashboard:
     customers: each CLV is already a present value).
     """
     qs = customers_visible(user=user).order_by()
-    by_stage = {r["lifecycle_stage"]: r["n"]
-                for r in qs.values("lifecycle_stage").annotate(n=Count("id"))}
-    by_tier = {r["value_tier"]: (r["n"], r["clv"])
-               for r in qs.values("value_tier").annotate(n=Count("id"), clv=Sum("clv"))}
-    segments = list(qs.exclude(rfm_segment="").values("rfm_segment")
-                    .annotate(n=Count("id")).order_by("-n", "rfm_segment")[:10])
+    # The figures are the latest score's (``customer.value``); a customer never scored yet
+    # has none and counts as a prospect without a tier, as the value engine would put them.
+    by_stage: dict[str, int] = {}
+    for r in qs.values("value__lifecycle_stage").annotate(n=Count("id")):
+        stage = r["value__lifecycle_stage"] or LifecycleStage.PROSPECT.value
+        by_stage[stage] = by_stage.get(stage, 0) + r["n"]
+    by_tier: dict[str, tuple[int, Decimal | None]] = {}
+    for r in qs.values("value__value_tier").annotate(n=Count("id"), clv=Sum("value__clv")):
+        tier = r["value__value_tier"] or ""
+        n, clv = by_tier.get(tier, (0, None))
+        by_tier[tier] = (n + r["n"], clv if r["clv"] is None
+                         else r["clv"] if clv is None else clv + r["clv"])
+    segments = list(qs.filter(value__isnull=False).exclude(value__rfm_segment="")
+                    .values("value__rfm_segment").annotate(n=Count("id"))
+                    .order_by("-n", "value__rfm_segment")[:10])
     today = clock.today()
-    due = qs.filter(next_purchase_on__gte=today,
-                    next_purchase_on__lte=today + dt.timedelta(days=due_within_days)).count()
+    due = qs.filter(value__expected_next_purchase__gte=today,
+                    value__expected_next_purchase__lte=today
+                    + dt.timedelta(days=due_within_days)).count()
     equity = sum((clv for _n, clv in by_tier.values() if clv is not None), Decimal(0))
     return Dashboard(
         total=sum(by_stage.values()),
@@ -440,6 +462,7 @@ def dashboard(*, user: User, due_within_days: int = 14) -> Dashboard:
                       for v, label in LifecycleStage.choices]),
         tiers=_bars([(str(v), str(label), *by_tier.get(v, (0, None)))
                      for v, label in ValueTier.choices]),
-        segments=_bars([(r["rfm_segment"], r["rfm_segment"], r["n"], None) for r in segments]),
+        segments=_bars([(r["value__rfm_segment"], r["value__rfm_segment"], r["n"], None)
+                        for r in segments]),
         due_soon=due,
     )

@@ -142,7 +142,7 @@ def customer_export(request: HttpRequest, fmt: str) -> HttpResponseBase:
     form = ListFilterForm(request.GET or None, owners=selectors.owner_choices(user=user))
     form.is_valid()
     qs = (selectors.customers_filtered(user=user, filters=form.filters())
-          .select_related("owner").order_by("pk"))
+          .select_related("owner", "value").order_by("pk"))
     if fmt == "csv":
         return exports.csv_response(user, qs.iterator(chunk_size=2000))
     if fmt != "xlsx":
@@ -166,7 +166,7 @@ def customer_bulk(request: HttpRequest) -> HttpResponseBase:
         return render(request, "web/customers/bulk_errors.html", {"form": form}, status=422)
     ids: list[int] = form.cleaned_data["ids"]
     customers = list(customers_visible(user=user).filter(pk__in=ids)
-                     .select_related("owner").order_by("name", "pk"))
+                     .select_related("owner", "value").order_by("name", "pk"))
     if len(customers) != len(ids):
         # One of the ids is someone else's customer (or gone): refuse the whole request.
         raise Http404(_("Some of the selected customers do not exist."))
