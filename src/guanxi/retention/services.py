@@ -27,6 +27,7 @@ from guanxi.analytics.rhythm import REASON_LATE, SEVERITIES, RhythmModel
 from guanxi.core import clock
 from guanxi.core.errors import Conflict, ValidationFailed
 from guanxi.customers import events
+from guanxi.retention.backtest import frequency_band
 from guanxi.retention.conf import retention_settings
 from guanxi.retention.errors import RetentionErrorCode
 from guanxi.retention.models import (
@@ -87,21 +88,21 @@ def _scored_buyers() -> _Scored | None:
         .annotate(last_day=TruncDate("last_purchase_at"))
         .order_by("customer_id")
         .values_list("customer_id", "customer__owner_id", "x", "interval_mean_days",
-                     "interval_sd_days", "p_alive", "clv", "rfm_segment", "last_day")
+                     "interval_sd_days", "p_alive", "clv", "last_day")
     )
     if not rows:
         return None
-    cid, owner, x, mean, sd, p_alive, clv, segment, last_day = zip(*rows, strict=True)
+    cid, owner, x, mean, sd, p_alive, clv, last_day = zip(*rows, strict=True)
 
     def floats(values: tuple[Any, ...]) -> npt.NDArray[np.float64]:
         return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
 
-    _, seg_codes = np.unique(np.array(segment, dtype=str), return_inverse=True)
+    x_values = floats(x)
     return {
         "customer": np.array(cid, dtype=np.int64),
         "owner": np.array([0 if o is None else o for o in owner], dtype=np.int64),
-        "x": floats(x), "mean": floats(mean), "sd": floats(sd), "p_alive": floats(p_alive),
-        "clv": floats(clv), "segment": seg_codes.astype(np.int64),
+        "x": x_values, "mean": floats(mean), "sd": floats(sd), "p_alive": floats(p_alive),
+        "clv": floats(clv), "segment": frequency_band(x_values),
         "last_day": np.array(last_day, dtype="datetime64[D]"),
     }
 
@@ -207,9 +208,12 @@ def _alert_events(*, raised: list[ChurnAlert], won_back: list[ChurnAlert],
         actor=None, occurred_at=occurred_at)
 
 
-def alert_close(*, alert: ChurnAlert, actor: User, outcome: str, note: str = "",
+def alert_close(*, alert: ChurnAlert, actor: User | None, outcome: str, note: str = "",
                 on: dt.date | None = None) -> ChurnAlert:
-    """A person closes an open alert as lost or dismissed; the outcome is on the timeline."""
+    """A person closes an open alert as lost or dismissed; the outcome is on the timeline.
+
+    ``actor`` None is the system (the CLI run by an administrator of the server).
+    """
     if outcome not in (AlertStatus.LOST, AlertStatus.DISMISSED):
         raise ValidationFailed(RetentionErrorCode.INVALID_OUTCOME,
                                f"An alert is closed as lost or dismissed, not {outcome!r}.",
