@@ -54,7 +54,8 @@ def care_command(
     end = start + dt.timedelta(days=days)
     pending = (Task.objects.filter(status__in=PENDING, due_on__gte=start, due_on__lte=end)
                .select_related("customer", "owner").order_by("due_on", "id")[:show])
-    rows = [{"id": t.pk, "due_on": t.due_on, "kind": t.kind, "customer_id": t.customer_id,
+    rows: list[dict[str, Any]] = [
+            {"id": t.pk, "due_on": t.due_on, "kind": t.kind, "customer_id": t.customer_id,
              "customer": t.customer.name, "owner": t.owner.username if t.owner else None,
              "title": t.title, "channel": t.channel or None, "message": t.message}
             for t in pending]
@@ -107,7 +108,8 @@ def queue_command(
     if person is None:
         raise NotFound(CareErrorCode.USER_NOT_FOUND, f"No active user {user!r}.")
     items = queue_for(user=person, as_of=_date(as_of, "as_of"), offers=offers)
-    rows = [{"source": i.source, "id": i.id, "kind": i.kind, "customer_id": i.customer_id,
+    rows: list[dict[str, Any]] = [
+            {"source": i.source, "id": i.id, "kind": i.kind, "customer_id": i.customer_id,
              "customer": i.customer_name, "title": i.title, "reason": i.reason,
              "due_on": i.due_on, "days_overdue": i.days_overdue, "value": i.value,
              "channel": i.channel or None, "notes": i.notes,
