@@ -26,6 +26,11 @@ from guanxi.value.models import ScoreRun
 MAX_NAME = 200
 
 
+def _person(user: User) -> User | None:
+    """Who to record as author: nobody for the command line's unsaved system administrator."""
+    return user if user.pk is not None else None
+
+
 def _clean_name(name: str) -> str:
     name = " ".join(name.split())
     if not name:
@@ -78,7 +83,7 @@ def segment_create(*, user: User, name: str, kind: str = SegmentKind.DYNAMIC,
     with transaction.atomic():
         _check_name_free(name)
         segment = Segment.objects.create(name=name, kind=kind, definition=definition,
-                                         description=description, created_by=user,
+                                         description=description, created_by=_person(user),
                                          created_at=now, updated_at=now)
         ids = list(customer_ids)
         if ids:
@@ -152,8 +157,8 @@ def segment_add_customers(*, user: User, segment: Segment, customer_ids: Iterabl
     with transaction.atomic():
         before = SegmentMember.objects.filter(segment=segment).count()
         SegmentMember.objects.bulk_create(
-            [SegmentMember(segment=segment, customer_id=pk, added_at=now, added_by=user)
-             for pk in ids],
+            [SegmentMember(segment=segment, customer_id=pk, added_at=now,
+                           added_by=_person(user)) for pk in ids],
             ignore_conflicts=True, batch_size=1000,
         )
         added = SegmentMember.objects.filter(segment=segment).count() - before
@@ -201,7 +206,8 @@ def segment_freeze(*, user: User, segment: Segment, name: str,
     with transaction.atomic():
         _check_name_free(name)
         frozen = Segment.objects.create(
-            name=name, kind=SegmentKind.STATIC, created_by=user, created_at=now, updated_at=now,
+            name=name, kind=SegmentKind.STATIC, created_by=_person(user), created_at=now,
+            updated_at=now,
             description=description or f"Frozen copy of {segment.name!r} on {now:%Y-%m-%d}.",
         )
         members = _ids(segment_customers(user=user, segment=segment))
