@@ -9,13 +9,13 @@ import pytest
 import time_machine
 from django.test import Client
 from django.urls import reverse
+from segstat_story import NOW, plant
 
 from guanxi.accounts.models import User
 from guanxi.customers.models import Customer
 from guanxi.segments.models import Segment, SegmentKind, SegmentMembership
 from guanxi.segments.services import segment_create
 from guanxi.segments.statistical import segmentation_build
-from segstat_story import NOW, plant
 
 pytestmark = pytest.mark.django_db
 
