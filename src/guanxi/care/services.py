@@ -466,5 +466,14 @@ def task_update(*, actor: User, task: Task, title: str | None = None,
     return task
 
 
-__all__ = ["PENDING", "care_tasks_create", "task_create", "task_dismiss", "task_done",
-           "task_reopen", "task_snooze", "task_update"]
+def task_delete(*, actor: User, task: Task) -> None:
+    """Delete a task a person set; the calendar's tasks are dismissed instead (their key stops
+    the daily run from creating them again, a deleted one would come back)."""
+    if task.key is not None:
+        raise ValidationFailed(CareErrorCode.INVALID_FIELD,
+                               "A care calendar task is dismissed, not deleted.", field="kind")
+    task.delete()
+
+
+__all__ = ["PENDING", "care_tasks_create", "task_create", "task_delete", "task_dismiss",
+           "task_done", "task_reopen", "task_snooze", "task_update"]
