@@ -258,21 +258,12 @@ class Customer360:
 def next_occurrence(date: ImportantDate, *, today: dt.date) -> dt.date | None:
     """The next day ``date`` falls on, from ``today`` on; None when it cannot be computed.
 
-    Lunar dates need a lunar calendar to find their Gregorian day, which we do not have yet.
-    A yearly 29 February falls on 28 February in common years.
+    Lunar dates go through ``guanxi.care.calendar`` (day 30 of a short month → day 29, a leap
+    month → the regular one); a yearly 29 February falls on 28 February in common years.
     """
-    if date.is_lunar:
-        return None
-    if not date.yearly:
-        return date.date if date.date >= today else None
-    for year in (today.year, today.year + 1):
-        try:
-            candidate = date.date.replace(year=year)
-        except ValueError:
-            candidate = dt.date(year, 2, 28)
-        if candidate >= today:
-            return candidate
-    return None  # pragma: no cover - the next year always qualifies
+    from guanxi.care.calendar import next_occurrence as next_day
+
+    return next_day(date.date, is_lunar=date.is_lunar, yearly=date.yearly, on_or_after=today)
 
 
 def _visible_related(user: User, ids: list[int]) -> list[Customer]:
