@@ -31,6 +31,7 @@ This module imports numpy, scipy and scikit-learn only, never Django.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal, Self
@@ -38,6 +39,7 @@ from typing import Any, Final, Literal, Self
 import numpy as np
 import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
+from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
 from sklearn.metrics import silhouette_score
 from sklearn.mixture import GaussianMixture
 
@@ -259,6 +261,8 @@ class ValueSegmentation:
     labels_ : ndarray of int
         Primary segment (highest probability) of every customer.
     n_customers_ : int
+    converged_ : bool
+        Whether EM converged for the chosen number of segments.
     """
 
     feature_names_: list[str]
@@ -272,6 +276,7 @@ class ValueSegmentation:
     labels_: IntArray
     n_customers_: int
     trait_levels_: dict[str, list[str]]
+    converged_: bool
 
     def __init__(
         self,
@@ -361,7 +366,12 @@ class ValueSegmentation:
                 n_components=k, covariance_type=self.covariance_type, reg_covar=self.reg_covar,
                 max_iter=self.max_iter, n_init=self.n_init, random_state=seed,
                 init_params="k-means++",
-            ).fit(x_sample)
+            )
+            with warnings.catch_warnings():
+                # An EM that stops at max_iter still gives usable segments; it is reported
+                # in ``converged_`` instead of a warning (which a caller may turn into an error).
+                warnings.simplefilter("ignore", SklearnConvergenceWarning)
+                mixture.fit(x_sample)
             if self.criterion == "bic":
                 score = float(mixture.bic(x_sample))
                 self.criterion_values_[k] = score
@@ -379,6 +389,7 @@ class ValueSegmentation:
                 best, best_score = mixture, score
         assert best is not None  # the range holds at least one k
         self._mixture = best
+        self.converged_ = bool(best.converged_)
 
         # Order segments by value, most valuable first, so index 0 is always "the best".
         order = np.argsort(-best.means_[:, 0], kind="stable")

@@ -20,3 +20,11 @@ def write_segment_snapshot(sender: Any, *, run: ScoreRun, **kwargs: Any) -> None
     from guanxi.segments.services import snapshot_write
 
     snapshot_write(run=run)
+
+
+@receiver(score_run_completed, dispatch_uid="segments_statistical")
+def build_statistical_segments(sender: Any, *, run: ScoreRun, **kwargs: Any) -> None:
+    # After the snapshot above: the statistical memberships of the same run (when configured).
+    from guanxi.segments.statistical import segmentation_after_scoring
+
+    segmentation_after_scoring(run=run)

@@ -55,7 +55,6 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import FloatField, Q
 from django.db.models.functions import Cast
-from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -80,7 +79,6 @@ from guanxi.segments.models import (
 )
 from guanxi.value.models import CustomerScore, RunStatus, ScoreRun
 from guanxi.value.selectors import latest_run
-from guanxi.value.signals import score_run_completed
 
 log = logging.getLogger(__name__)
 
@@ -391,7 +389,7 @@ def _model_json(model: ValueSegmentation) -> dict[str, Any]:
         "means": mixture.means_[order].tolist(),
         "covariances": mixture.covariances_[order].tolist(),
         "covariance_type": mixture.covariance_type,
-        "trait_levels": model.trait_levels_,
+        "trait_levels": model.trait_levels_, "converged": model.converged_,
     }
 
 
@@ -555,9 +553,12 @@ def segmentation_summary(segmentation: Segmentation) -> dict[str, Any]:
 # -- after scoring ----------------------------------------------------------------------------
 
 
-@receiver(score_run_completed, dispatch_uid="segments.statistical.after_scoring")
-def _after_scoring(sender: Any, run: ScoreRun, **kwargs: Any) -> None:
-    """Segment each new latest run, when configured; never lets scoring fail because of it."""
+def segmentation_after_scoring(*, run: ScoreRun) -> None:
+    """Segment each new latest run, when configured; never lets scoring fail because of it.
+
+    Connected to ``score_run_completed`` in ``guanxi.segments.signals`` (after the rule
+    segments' snapshot).
+    """
     cfg = statistical_settings()
     if not cfg.after_scoring:
         return
