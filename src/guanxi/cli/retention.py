@@ -178,6 +178,9 @@ def daily_command(
         "--as-of", help="Run for this day (default today, company time).")] = None,
     rescore: Annotated[bool, typer.Option(
         "--rescore", help="Score again even if that day was scored already.")] = False,
+    schedule: Annotated[bool, typer.Option(
+        "--schedule", help="Do not run now: queue the run for the background worker at "
+                           "GUANXI_DAILY_AT; each run then queues the next day's.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """The daily run: score, raise and close churn alerts, replenishments, care tasks.
@@ -192,6 +195,22 @@ def daily_command(
 
     from guanxi.retention.services import daily_run
 
+    if schedule:
+        from guanxi.retention.tasks import daily_schedule_next, next_daily_run
+
+        with _reported_errors():
+            queued = daily_schedule_next()
+            when = queued or next_daily_run()
+        if when is None:
+            typer.secho("Error: GUANXI_DAILY_AT is not set (e.g. 06:00); nothing scheduled.",
+                        err=True, fg=typer.colors.RED)
+            raise typer.Exit(2)
+        if as_json:
+            _print_json({"scheduled": queued is not None, "next_run": when.isoformat()})
+        else:
+            typer.echo(f"The daily run is queued for {when:%Y-%m-%d %H:%M %Z}." if queued
+                       else "The daily run is already queued; nothing added.")
+        return
     with _reported_errors():
         day = _date(as_of, "as_of")
         err = Console(stderr=True)
