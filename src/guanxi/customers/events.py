@@ -7,13 +7,17 @@ change, so the timeline never shows something that did not happen (or misses wha
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from guanxi.accounts.models import User
 from guanxi.core import clock
 from guanxi.customers.models import Customer, CustomerEvent, EventType
+
+T = TypeVar("T")
 
 
 def _event(
@@ -81,20 +85,34 @@ def order_events_bulk(*, orders: Iterable[tuple[int, int, str, dt.datetime, Deci
     CustomerEvent.objects.bulk_create(events, batch_size=batch_size)
 
 
+_PLAIN_TEXT = re.compile(r'[^"\\\x00-\x1f\x7f\u2028\u2029]*')
+
+
+def _json_text(value: str) -> str:
+    """A JSON string literal; the common plain text (an order number) without the encoder."""
+    if _PLAIN_TEXT.fullmatch(value):
+        return f'"{value}"'
+    return json.dumps(value, ensure_ascii=False)
+
+
 def order_event_rows(
-    *, orders: Iterable[tuple[int, int, str, dt.datetime, Decimal, str, bool]],
+    *, orders: Iterable[tuple[int, int, str, T, Decimal, str, bool]],
     actor_id: int | None = None,
-) -> Iterator[tuple[int, str, dt.datetime, int | None, dict[str, Any]]]:
+) -> Iterator[tuple[int, str, T, int | None, str]]:
     """The events of ``order_events_bulk`` as plain rows, for writers that stream them.
 
-    Each row is ``(customer_id, type, occurred_at, actor_id, data)``: the import writes
-    millions of them with COPY (PostgreSQL) or ``executemany`` (SQLite) instead of building
-    model objects, and this keeps what an order event says in this one place.
+    Each row is ``(customer_id, type, occurred_at, actor_id, data)`` with ``data`` as JSON
+    text and ``occurred_at`` as given (the import passes it already as the database column
+    wants it): the import writes millions of them with COPY (PostgreSQL) or ``executemany``
+    (SQLite) instead of building model objects, and this keeps what an order event says in
+    this one place. The JSON is what ``json.dumps(data, ensure_ascii=False)`` writes for the
+    same data.
     """
+    placed, refunded = EventType.ORDER_PLACED.value, EventType.ORDER_REFUNDED.value
     for cid, oid, ext, placed_at, total, currency, refund in orders:
-        kind = EventType.ORDER_REFUNDED if refund else EventType.ORDER_PLACED
-        yield (cid, kind.value, placed_at, actor_id,
-               {"order_id": oid, "external_id": ext, "total": str(total), "currency": currency})
+        yield (cid, refunded if refund else placed, placed_at, actor_id,
+               f'{{"order_id": {oid}, "external_id": {_json_text(ext)}, '
+               f'"total": "{total}", "currency": {_json_text(currency)}}}')
 
 
 def customers_created_events_bulk(*, customer_ids: Iterable[int], actor: User | None,

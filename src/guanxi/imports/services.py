@@ -25,20 +25,21 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
+import itertools
 import json
+import logging
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
-from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import connection, models, transaction
+from django.db import DatabaseError, connection, models, transaction
 from django.db.models import Max, OuterRef, Subquery
 
 from guanxi.accounts.models import User
@@ -76,6 +77,8 @@ from guanxi.sales.models import NOT_A_PURCHASE, Order, OrderLine, OrderStatus, P
 
 __all__ = ["CHUNK_SIZE", "ImportResult", "ProgressCallback", "import_customers",
            "import_interactions", "import_orders"]
+
+logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 20000
 REPORT_COLUMNS = ("_line", "_field", "_reason")
@@ -165,7 +168,7 @@ def _columns(model: type[models.Model], names: Iterable[str]) -> list[str]:
 
 
 def _insert(model: type[models.Model], names: list[str], rows: list[tuple[Any, ...]]) -> None:
-    """Insert plain tuples (datetimes already through ``_db_datetime_cached``, JSON as text)."""
+    """Insert plain tuples (datetimes already through ``_DbTime``, JSON as text)."""
     if not rows:
         return
     table = connection.ops.quote_name(model._meta.db_table)
@@ -186,9 +189,17 @@ def _allocate_ids(model: type[models.Model], count: int) -> list[int]:
     table = model._meta.db_table
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) "
-                           "FROM generate_series(1, %s)", [table, count])
-            return [r[0] for r in cursor.fetchall()]
+            # One ``setval`` reserves the whole block (a ``nextval`` per row cost more than the
+            # rows' COPY). The lock keeps other writers of this table from drawing ids in
+            # between: an INSERT takes its lock before it evaluates its id default, so none can
+            # run until the chunk commits. Readers are not blocked.
+            cursor.execute(f"LOCK TABLE {connection.ops.quote_name(table)} "
+                           "IN SHARE ROW EXCLUSIVE MODE")
+            cursor.execute("SELECT setval(s.seq, nextval(s.seq) + %s - 1) FROM "
+                           "(SELECT pg_get_serial_sequence(%s, 'id')::regclass AS seq) AS s",
+                           [count, table])
+            last = cursor.fetchone()[0]
+            return list(range(last - count + 1, last + 1))
         # SQLite: the chunk's transaction is BEGIN IMMEDIATE (see settings), so no other writer
         # can take these ids; AUTOINCREMENT's sqlite_sequence keeps ids of deleted rows unused.
         cursor.execute(f"SELECT max(id) FROM {connection.ops.quote_name(table)}")
@@ -197,14 +208,6 @@ def _allocate_ids(model: type[models.Model], count: int) -> list[int]:
         seq = cursor.fetchone()
         start = max(top, seq[0] if seq else 0) + 1
         return list(range(start, start + count))
-
-
-# One encoder for all rows: ``json.dumps(..., ensure_ascii=False)`` builds a new one per call.
-_encode_json = json.JSONEncoder(ensure_ascii=False).encode
-
-
-def _json(data: dict[str, Any]) -> str:
-    return _encode_json(data)
 
 
 # --- shared row helpers ----------------------------------------------------------------------
@@ -352,6 +355,12 @@ class _Import:
     def options(self) -> dict[str, Any]:
         return {"update": self.update}
 
+    def after_chunks(self) -> None:
+        """Work left for after the last chunk (a real import only; see the order import)."""
+
+    def after_failure(self) -> None:
+        """Keep what the chunks done before a failure need (see the order import)."""
+
     def value(self, row: Row, field: str) -> Any:
         column = self.columns.get(field)
         return row.get(column, "") if column is not None else ""
@@ -408,7 +417,10 @@ class _Import:
                             # the error report are exactly what the real run will give.
                             transaction.set_rollback(True)
                     self._progress(table, run)
+                self.after_chunks()
             except BaseException as exc:
+                if not self.dry_run:
+                    self.after_failure()
                 if run is not None:
                     self._finish(run, ImportStatus.FAILED,
                                  exc.message if isinstance(exc, GuanxiError) else repr(exc))
@@ -587,13 +599,11 @@ class _Order:
     lines: list[tuple[str, Decimal, Decimal]] = field(default_factory=list)
     rows: list[tuple[int, Row]] = field(default_factory=list)
     total: Decimal = Decimal(0)  # the sum of the lines' amounts, kept as they are added
-
-    @property
-    def final_status(self) -> str:
-        # A negative total is money paid back: the order is a refund whatever the status says.
-        if self.total < 0:
-            return OrderStatus.REFUNDED
-        return self.status or OrderStatus.COMPLETED
+    # Set by ``_OrderImport.group`` once the chunk's lines are all in (in the read-ahead thread,
+    # so the writing thread finds them ready):
+    final_status: str = ""  # the status stored: a negative total is a refund, whatever it says
+    utc: dt.datetime = dt.datetime.min  # ``placed_at`` as naive UTC
+    db_at: str = ""  # ``placed_at`` as the database column takes it (and gives it back as text)
 
 
 def _cell(row: Row, column: str | None) -> str:
@@ -601,14 +611,6 @@ def _cell(row: Row, column: str | None) -> str:
         return ""
     value = row.get(column, "")
     return value.strip() if type(value) is str else text(value)
-
-
-@lru_cache(maxsize=65536)
-def _db_datetime_cached(value: dt.datetime, vendor: str) -> Any:
-    if vendor == "sqlite":
-        # What Django itself stores in SQLite: naive UTC text (cached: times repeat a lot).
-        return str(value.astimezone(dt.UTC).replace(tzinfo=None))
-    return value
 
 
 _DAY_PROBES = [dt.time(h, fold=f) for h in range(24) for f in (0, 1)] + [
@@ -651,9 +653,14 @@ class _DbTime:
             return value.astimezone(dt.UTC).replace(tzinfo=None)
         return value.replace(tzinfo=None) - offset
 
-    def __call__(self, value: dt.datetime) -> Any:
-        utc = self.naive_utc(value)
-        return str(utc) if self.sqlite else f"{utc}+00:00"
+    def text(self, utc: dt.datetime) -> str:
+        """A naive UTC time as the column takes it, and as it gives it back as text: SQLite
+        what Django stores, PostgreSQL what ``placed_at::text`` says in Django's UTC session
+        (so the re-import recognizes a stored time by comparing text)."""
+        return str(utc) if self.sqlite else f"{utc}+00"
+
+    def __call__(self, value: dt.datetime) -> str:
+        return self.text(self.naive_utc(value))
 
 
 def _decimal(value: Any) -> Decimal:
@@ -716,8 +723,8 @@ class _OrderImport(_Import):
         self._statuses: dict[str, str] = {}
         self._db_time: _DbTime | None = None
         self._customers: dict[str, int] = {}  # customer number -> id, as looked up
-        # customer id -> a time their stored last purchase is known to be at or after
-        self._last_purchase: dict[int, dt.datetime] = {}
+        # customer id -> their newest purchase seen by this import (naive UTC), not yet stored
+        self._pending_last: dict[int, dt.datetime] = {}
 
     @property
     def db_time(self) -> _DbTime:
@@ -752,6 +759,8 @@ class _OrderImport(_Import):
         return found
 
     def chunks(self, table: TableReader) -> Iterator[list[tuple[int, Row]]]:
+        self._db_time = None
+        _ = self.db_time  # made here: the read-ahead thread must not touch the connection
         return _read_ahead(self.parsed(table))
 
     def parsed(self, table: TableReader) -> Iterator[_Parsed]:
@@ -856,6 +865,14 @@ class _OrderImport(_Import):
             order.total += amount
             order.status = order.status or status
             order.channel = order.channel or channel
+        refunded, completed = OrderStatus.REFUNDED.value, OrderStatus.COMPLETED.value
+        db_time = self._db_time or self.db_time
+        naive_utc, as_text = db_time.naive_utc, db_time.text
+        for order in orders.values():
+            # A negative total is money paid back: the order is a refund whatever it says.
+            order.final_status = refunded if order.total < 0 else (order.status or completed)
+            order.utc = utc = naive_utc(order.placed_at)
+            order.db_at = as_text(utc)
         return orders
 
     def reject_order(self, order: _Order, field: str, reason: str) -> None:
@@ -883,23 +900,35 @@ class _OrderImport(_Import):
         exts = list(orders)
         table = connection.ops.quote_name(Order._meta.db_table)
         match, params = _in(exts)
+        # The time as text, compared with the file's as text (``_DbTime``): converting a
+        # million stored times to datetimes cost more than the query. SQLite's numbers as text
+        # too, which ``Decimal`` reads exactly (its REAL values would need ``repr`` first).
+        sqlite = connection.vendor == "sqlite"
+        text_time = "CAST(placed_at AS TEXT)" if sqlite else "placed_at::text"
+        total = "CAST(total AS TEXT)" if sqlite else "total"
         stored = {r[1]: r for r in _select(
-            f"SELECT id, external_id, customer_id, placed_at, status, total, currency, channel "
-            f"FROM {table} WHERE external_id {match}", params)}
+            f"SELECT id, external_id, customer_id, {text_time}, status, {total}, currency, "
+            f"channel FROM {table} WHERE external_id {match}", params)}
         lines: dict[int, list[tuple[Any, ...]]] = {}
         if stored:
             ids = [r[0] for r in stored.values()]
             line_table = connection.ops.quote_name(OrderLine._meta.db_table)
             match, params = _in(ids)
-            for oid, pid, qty, amount in _select(
-                    f"SELECT order_id, product_id, quantity, amount FROM {line_table} "
-                    f"WHERE order_id {match}", params):
-                lines.setdefault(oid, []).append((pid, _decimal(qty), _decimal(amount)))
+            numbers = ("CAST(quantity AS TEXT), CAST(amount AS TEXT)" if sqlite
+                       else "quantity, amount")
+            rows = _select(f"SELECT order_id, product_id, {numbers} FROM {line_table} "
+                           f"WHERE order_id {match}", params)
+            if sqlite:
+                for oid, pid, qty, amount in rows:
+                    lines.setdefault(oid, []).append((pid, Decimal(qty), Decimal(amount)))
+            else:
+                for oid, pid, qty, amount in rows:  # psycopg gives Decimal for numeric
+                    lines.setdefault(oid, []).append((pid, qty, amount))
         return stored, lines
 
     @staticmethod
     def _same(order: _Order, cid: int, s: tuple[Any, ...], s_lines: list[tuple[Any, ...]],
-              products: dict[str, int], db_time: _DbTime) -> bool:
+              products: dict[str, int]) -> bool:
         """True when the stored order is what the file says (the common re-import case).
 
         A quick yes only: a False goes through the field-by-field comparison, which also says
@@ -910,11 +939,11 @@ class _OrderImport(_Import):
                 or (order.channel or s_channel) != s_channel
                 or ((order.status or order.total < 0) and order.final_status != s_status)):
             return False
-        # Compared as naive UTC: Python never finds an ambiguous wall-clock time (the hour
-        # repeated when clocks go back) equal to a time in another zone.
-        if type(s_placed) is not dt.datetime or s_placed.tzinfo is not None:
-            s_placed = _stored_datetime(s_placed).astimezone(dt.UTC).replace(tzinfo=None)
-        if s_placed != db_time.naive_utc(order.placed_at):
+        # The same text is the same time. Otherwise compared as naive UTC (the stored text may
+        # write fractions of a second otherwise): Python never finds an ambiguous wall-clock
+        # time (the hour repeated when clocks go back) equal to a time in another zone.
+        if s_placed != order.db_at and (
+                _stored_datetime(s_placed).astimezone(dt.UTC).replace(tzinfo=None) != order.utc):
             return False
         if _decimal(s_total) != order.total:
             return False
@@ -965,8 +994,8 @@ class _OrderImport(_Import):
         stored, stored_lines = self.stored(orders)
         new: list[_Order] = []
         changed: list[tuple[int, _Order, bool]] = []
+        unchanged: list[tuple[int, _Order, str]] = []  # (customer id, order, stored status)
         recompute: set[int] = set()
-        db_time = self.db_time
         for order in orders.values():
             cid = customer_ids[order.customer]
             s = stored.get(order.external_id)
@@ -974,8 +1003,9 @@ class _OrderImport(_Import):
                 new.append(order)
                 continue
             pk, _ext, s_cid, s_placed, s_status, s_total, s_currency, s_channel = s
-            if self._same(order, cid, s, stored_lines.get(pk, []), products, db_time):
+            if self._same(order, cid, s, stored_lines.get(pk, []), products):
                 self.result.unchanged += len(order.rows)
+                unchanged.append((cid, order, s_status))
                 continue
             mine = {"customer_external_id": cid,
                     "placed_at": order.placed_at.astimezone(dt.UTC),
@@ -994,6 +1024,7 @@ class _OrderImport(_Import):
                                 for p, q, a in order.lines), key=_line_key)
                 if sorted(stored_lines.get(pk, []), key=_line_key) == lines:
                     self.result.unchanged += len(order.rows)
+                    unchanged.append((cid, order, s_status))
                     continue
             if self.update:
                 changed.append((pk, order, s_status != OrderStatus.REFUNDED))
@@ -1004,111 +1035,127 @@ class _OrderImport(_Import):
                           if diff else "other lines (products, quantities or amounts)")
                 self.reject_order(order, what, f"order {order.external_id} is stored with "
                                   f"{detail}; use --update to replace it")
+        self.note_purchases(new, unchanged, customer_ids)
         self.write_new(new, customer_ids, products)
         self.write_changed(changed, customer_ids, products)
-        self.advance_last_purchase(new, customer_ids)
         if recompute:
             for cid in recompute:
-                # Recomputed from the orders: the last purchase may move back.
-                self._last_purchase.pop(cid, None)
+                # Recomputed from the orders below, this chunk's included: the last purchase
+                # may move back, and a time noted earlier in the import may no longer hold.
+                self._pending_last.pop(cid, None)
             last = (Order.objects.filter(customer=OuterRef("pk"))
                     .exclude(status__in=NOT_A_PURCHASE).values("customer")
                     .annotate(last=Max("placed_at")).values("last"))
             Customer.objects.filter(pk__in=recompute).update(last_purchase_at=Subquery(last))
+        if len(self._pending_last) >= _MAX_CACHED:
+            self.advance_last_purchase()  # in this chunk's transaction, so memory stays bounded
 
-    def advance_last_purchase(self, new: list[_Order], customer_ids: dict[str, int]) -> None:
-        """Move each customer's last purchase forward to their newest new order, set-based.
+    def note_purchases(self, new: list[_Order], unchanged: list[tuple[int, _Order, str]],
+                       customer_ids: dict[str, int]) -> None:
+        """Remember each customer's newest purchase among the chunk's new and unchanged orders.
 
-        New orders can only make ``last_purchase_at`` later, so one UPDATE ... FROM (VALUES)
-        per chunk keeps it right without re-reading anyone's order history.
+        ``Customer.last_purchase_at`` is moved once, when the import ends
+        (``advance_last_purchase``), not once per chunk: each chunk moved most customers of a
+        large file again, and an UPDATE of a customer row costs as much as all its indexes.
+        Unchanged orders count too, so that running an interrupted import again repairs the
+        customers whose orders were stored by the chunks done before the interruption.
         """
-        latest: dict[int, dt.datetime] = {}
-        for order in new:
-            if order.final_status in NOT_A_PURCHASE:
-                continue
-            cid = customer_ids[order.customer]
-            if cid not in latest or latest[cid] < order.placed_at:
-                latest[cid] = order.placed_at
-        # A customer already moved to this time or later by an earlier chunk needs no UPDATE.
-        done = self._last_purchase
-        moved: dict[int, dt.datetime] = {}
-        for cid, at in latest.items():
-            utc = at.astimezone(dt.UTC)
-            before = done.get(cid)
-            if before is None or before < utc:
-                moved[cid] = utc
-        latest = moved
-        if not latest:
+        if self.dry_run:
             return
-        if not self.dry_run and len(done) < _MAX_CACHED:
-            done.update(latest)
+        pending = self._pending_last
+        items = [(customer_ids[o.customer], o, o.final_status) for o in new]
+        not_a_purchase = {str(s) for s in NOT_A_PURCHASE}
+        for cid, order, status in itertools.chain(items, unchanged):
+            if status in not_a_purchase:
+                continue
+            at = order.utc
+            before = pending.get(cid)
+            if before is None or before < at:
+                pending[cid] = at
+
+    def after_chunks(self) -> None:
+        self.advance_last_purchase()
+
+    def after_failure(self) -> None:
+        # The chunks committed before the failure keep their orders; bring their customers'
+        # last purchases along. Should this fail too, the import's own error is the one to
+        # report, and running the import again repairs it (see ``note_purchases``).
+        try:
+            self.advance_last_purchase()
+        except DatabaseError:
+            logger.warning("could not update last purchases after a failed import",
+                           exc_info=True)
+
+    def advance_last_purchase(self) -> None:
+        """Move each noted customer's last purchase forward to their newest order, set-based.
+
+        New orders can only make ``last_purchase_at`` later, so one UPDATE ... FROM per batch
+        of customers keeps it right without re-reading anyone's order history; customers
+        already there are only looked at, not written.
+        """
+        pending, self._pending_last = self._pending_last, {}
+        if not pending:
+            return
         table = connection.ops.quote_name(Customer._meta.db_table)
         vendor = connection.vendor
-        ids = list(latest)
-        times = [_db_datetime_cached(latest[cid], vendor) for cid in ids]
-        # One parameter per column and a fixed SQL text (see ``_in``).
-        if vendor == "postgresql":
-            source = "unnest(%s::bigint[], %s::timestamptz[]) AS v(cid, at)"
-            params: list[Any] = [ids, times]
-        else:
-            source = ("(SELECT json_extract(value, '$[0]') AS cid, json_extract(value, '$[1]') "
-                      "AS at FROM json_each(%s)) AS v")
-            params = [json.dumps(list(zip(ids, times, strict=True)))]
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} SET last_purchase_at = v.at FROM {source} "
-                f"WHERE {table}.id = v.cid AND ({table}.last_purchase_at IS NULL "
-                f"OR {table}.last_purchase_at < v.at)", params)
+        # In id order: neighbouring rows share pages, and two imports lock rows in one order.
+        items = sorted(pending.items())
+        for begin in range(0, len(items), 50_000):
+            batch = items[begin:begin + 50_000]
+            ids = [cid for cid, _at in batch]
+            # One parameter per column and a fixed SQL text (see ``_in``).
+            if vendor == "postgresql":
+                source = "unnest(%s::bigint[], %s::timestamptz[]) AS v(cid, at)"
+                params: list[Any] = [ids, [at.replace(tzinfo=dt.UTC) for _cid, at in batch]]
+            else:
+                # What Django stores in SQLite: naive UTC text.
+                source = ("(SELECT json_extract(value, '$[0]') AS cid, "
+                          "json_extract(value, '$[1]') AS at FROM json_each(%s)) AS v")
+                params = [json.dumps([(cid, str(at)) for cid, at in batch])]
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {table} SET last_purchase_at = v.at FROM {source} "
+                    f"WHERE {table}.id = v.cid AND ({table}.last_purchase_at IS NULL "
+                    f"OR {table}.last_purchase_at < v.at)", params)
 
     def _line_rows(self, oid: int, order: _Order,
                    products: dict[str, int]) -> Iterator[tuple[Any, ...]]:
         for product, quantity, amount in order.lines:
             yield oid, products.get(product) if product else None, quantity, amount
 
-    def _event_rows(self, items: list[tuple[int, int, str, dt.datetime, Decimal, str, bool]],
-                    times: list[Any] | None = None) -> list[tuple[Any, ...]]:
-        """The events' rows; ``times`` are the items' times already as the database wants."""
-        rows = events.order_event_rows(orders=items,
-                                       actor_id=self.actor.pk if self.actor else None)
-        if times is None:
-            db_time = self.db_time
-            return [(cid, kind, db_time(at), actor, _encode_json(data))
-                    for cid, kind, at, actor, data in rows]
-        return [(cid, kind, at, actor, _encode_json(data))
-                for (cid, kind, _at, actor, data), at in zip(rows, times, strict=True)]
+    def _event_rows(self, items: list[tuple[int, int, str, str, Decimal, str, bool]]
+                    ) -> list[tuple[int, str, str, int | None, str]]:
+        """The events' rows, the items' times already as the database column takes them."""
+        return list(events.order_event_rows(orders=items,
+                                            actor_id=self.actor.pk if self.actor else None))
 
     def write_new(self, new: list[_Order], customer_ids: dict[str, int],
                   products: dict[str, int]) -> None:
         if not new:
             return
-        db_time = self.db_time
         ids = _allocate_ids(Order, len(new))
         order_rows: list[tuple[Any, ...]] = []
         line_rows: list[tuple[Any, ...]] = []
-        event_items: list[tuple[int, int, str, dt.datetime, Decimal, str, bool]] = []
-        times: list[Any] = []
+        event_items: list[tuple[int, int, str, str, Decimal, str, bool]] = []
         created = 0
-        refunded = OrderStatus.REFUNDED
+        refunded = OrderStatus.REFUNDED.value
+        product_id = products.get
         for oid, order in zip(ids, new, strict=True):
             cid = customer_ids[order.customer]
-            total = order.total
-            status = order.final_status
-            at = db_time(order.placed_at)
-            times.append(at)
-            order_rows.append((oid, order.external_id, cid, at, order.channel, status, total,
-                               order.currency))
+            total, status, at, ext, currency = (order.total, order.final_status, order.db_at,
+                                                order.external_id, order.currency)
+            order_rows.append((oid, ext, cid, at, order.channel, status, total, currency))
             for product, quantity, amount in order.lines:
-                line_rows.append((oid, products.get(product) if product else None, quantity,
+                line_rows.append((oid, product_id(product) if product else None, quantity,
                                   amount))
-            event_items.append((cid, oid, order.external_id, order.placed_at, total,
-                                order.currency, status == refunded))
+            event_items.append((cid, oid, ext, at, total, currency, status == refunded))
             created += len(order.rows)
         self.result.created += created
         _insert(Order, ["id", "external_id", "customer", "placed_at", "channel", "status",
                         "total", "currency"], order_rows)
         _insert(OrderLine, ["order", "product", "quantity", "amount"], line_rows)
         _insert(CustomerEvent, ["customer", "type", "occurred_at", "actor", "data"],
-                self._event_rows(event_items, times))
+                self._event_rows(event_items))
 
     def write_changed(self, changed: list[tuple[int, _Order, bool]],
                       customer_ids: dict[str, int], products: dict[str, int]) -> None:
@@ -1116,7 +1163,7 @@ class _OrderImport(_Import):
             return
         objs: list[Order] = []
         line_rows: list[tuple[Any, ...]] = []
-        refunds: list[tuple[int, int, str, dt.datetime, Decimal, str, bool]] = []
+        refunds: list[tuple[int, int, str, str, Decimal, str, bool]] = []
         for pk, order, was_not_refund in changed:
             cid = customer_ids[order.customer]
             objs.append(Order(pk=pk, external_id=order.external_id, customer_id=cid,
@@ -1126,7 +1173,7 @@ class _OrderImport(_Import):
             line_rows.extend(self._line_rows(pk, order, products))
             if was_not_refund and order.final_status == OrderStatus.REFUNDED:
                 # The timeline learns of the refund; other corrections change the order only.
-                refunds.append((cid, pk, order.external_id, order.placed_at, order.total,
+                refunds.append((cid, pk, order.external_id, order.db_at, order.total,
                                 order.currency, True))
             self.result.updated += len(order.rows)
         Order.objects.bulk_update(objs, ["customer", "placed_at", "status", "total", "currency",
