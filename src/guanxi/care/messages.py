@@ -12,9 +12,10 @@ all (see ``services.care_tasks_create``).
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
-from django.template import Context, Engine
+from django.template import Context, Engine, Template
 
 from guanxi.care.models import TaskKind
 
@@ -57,4 +58,10 @@ def draft(kind: str, lang: str, context: dict[str, Any],
               or TEMPLATES.get(kind, {}).get("en"))
     if not source:
         return ""
-    return _ENGINE.from_string(source).render(Context(context)).strip()
+    return _compiled(source).render(Context(context)).strip()
+
+
+@lru_cache(maxsize=256)
+def _compiled(source: str) -> Template:
+    # Compiled once: a festival drafts one message per customer.
+    return _ENGINE.from_string(source)
