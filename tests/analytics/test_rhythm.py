@@ -145,3 +145,16 @@ def test_scalar_results_equal_array_results_and_inputs_are_checked() -> None:
         model.fit([1], [0.5], [np.nan])
     with pytest.raises(NotFittedError):
         RhythmModel().expected_interval(n, m, s)
+
+
+def test_customers_long_gone_are_not_an_early_warning_with_a_cap() -> None:
+    n = np.full(3, 10.0)
+    m = np.full(3, 10.0)
+    s = np.full(3, 2.0)
+    model = RhythmModel().fit(n, m, s)
+    days = np.array([16.0, 40.0, 400.0])
+    uncapped = model.assess(n, m, s, days)
+    capped = model.assess(n, m, s, days, max_lateness=4.0)
+    assert uncapped.flagged.tolist() == [True, True, True]
+    assert capped.flagged.tolist() == [True, True, False]
+    assert capped.reason[2] == REASON_NONE

@@ -289,7 +289,8 @@ class RhythmModel:
                sd_interval: npt.ArrayLike, days_since_last: npt.ArrayLike, *,
                p_alive: npt.ArrayLike | None = None, value: npt.ArrayLike | None = None,
                segment: npt.ArrayLike | None = None, value_top: float = 0.1,
-               value_mid: float = 0.4) -> RhythmAssessment:
+               value_mid: float = 0.4, max_lateness: float | None = None
+               ) -> RhythmAssessment:
         """Who is late, why, and how badly.
 
         Parameters
@@ -304,6 +305,9 @@ class RhythmModel:
             Value at stake (CLV) per customer, for severity and priority (0 when None).
         value_top, value_mid : float
             Shares of customers (by value rank) of value level 2 and 1.
+        max_lateness : float, optional
+            Do not flag customers silent for more than this many late thresholds: they are
+            long gone, not late (an early warning, not a list of the lost). None: no cap.
 
         Returns
         -------
@@ -327,6 +331,10 @@ class RhythmModel:
         late = own & (d > late_after)
         low = (n >= 1) & (pa < self.p_alive_threshold)
         flagged = late | low
+        if max_lateness is not None:
+            flagged &= lateness <= max_lateness
+            late &= flagged
+            low &= flagged
         reason = np.where(late, REASON_LATE, np.where(low, REASON_LOW_P_ALIVE, REASON_NONE))
 
         # Value level by rank among all customers given (ties share the better level).

@@ -99,6 +99,8 @@ def backtest_transactions(customer: npt.ArrayLike, day: npt.ArrayLike, amount: n
                          p_alive_threshold=cfg.p_alive_threshold).fit(x, mean, sd, band)
     result = rhythm.assess(x, mean, sd, since, p_alive=p_alive[population], value=value,
                            segment=band)
+    early = rhythm.assess(x, mean, sd, since, p_alive=p_alive[population], value=value,
+                          segment=band, max_lateness=cfg.max_lateness or None).flagged
     churned = s.x_holdout[population] == 0
     flagged = result.flagged
     # The flat rule with the same number of alerts: the k longest silences.
@@ -120,6 +122,10 @@ def backtest_transactions(customer: npt.ArrayLike, day: npt.ArrayLike, amount: n
             "rhythm": {"rule": f"late beyond the {cfg.quantile:.0%} quantile of the own "
                                f"rhythm, or P(alive) < {cfg.p_alive_threshold}",
                        **_metrics(flagged, churned, value)},
+            "rhythm_early": {"rule": f"the same, but not customers silent for more than "
+                                     f"{cfg.max_lateness:g} late thresholds (what the daily "
+                                     f"run raises)",
+                             **_metrics(early, churned, value)},
             "rhythm_late_only": {"rule": "late beyond the own rhythm (without the P(alive) rule)",
                                  **_metrics(late_only, churned, value)},
             f"flat_{flat_days}": {"rule": f"more than {flat_days} days since the last purchase",

@@ -10,6 +10,9 @@ setting                      default  meaning
 ``min_intervals``            1        fewest own gaps between purchases for the lateness rule
                                       (one-time buyers get the care calendar's thank-you instead)
 ``p_alive_threshold``        0.30     also flag a repeat buyer whose P(alive) is below this
+``max_lateness``             4.0      but not one silent for more than this many late
+                                      thresholds: long gone, not late (win-back campaigns
+                                      address the lost; 0 = no cap)
 ``value_top``                0.10     top share of customers by CLV at value level 2 (severity)
 ``value_mid``                0.40     the next share at value level 1
 ``replenish_min_purchases``  3        purchase days of an item before it counts as repeat-bought
@@ -38,6 +41,7 @@ class RetentionSettings:
     quantile: float = 0.90
     min_intervals: int = 1
     p_alive_threshold: float = 0.30
+    max_lateness: float = 4.0
     value_top: float = 0.10
     value_mid: float = 0.40
     replenish_min_purchases: int = 3

@@ -136,7 +136,7 @@ def alerts_refresh(*, as_of: dt.date | None = None,
     result = model.assess(scored["x"], scored["mean"], scored["sd"], since.astype(np.float64),
                           p_alive=scored["p_alive"], value=np.nan_to_num(scored["clv"]),
                           segment=scored["segment"], value_top=cfg.value_top,
-                          value_mid=cfg.value_mid)
+                          value_mid=cfg.value_mid, max_lateness=cfg.max_lateness or None)
     customers = scored["customer"]
     now = clock.now()
 
@@ -352,8 +352,13 @@ def _schedules(lines: dict[str, npt.NDArray[Any]], *, min_purchases: int
     """Run-out schedules of repeat-bought products and rotated categories, concatenated."""
     parts: list[tuple[list[str], dict[str, npt.NDArray[Any]]]] = []
     if not lines["customer"].size:
-        return [], {k: np.empty(0) for k in ("customer", "owner", "run_out", "interval",
-                                            "last_day", "per_day", "last_q", "n", "value")}
+        empty: dict[str, npt.NDArray[Any]] = {
+            k: np.empty(0) for k in ("interval", "per_day", "last_q", "value")}
+        for k in ("customer", "owner", "n"):
+            empty[k] = np.empty(0, dtype=np.int64)
+        for k in ("run_out", "last_day"):
+            empty[k] = np.empty(0, dtype="datetime64[D]")
+        return [], empty
     owner_of = dict(zip(lines["customer"].tolist(), lines["owner"].tolist(), strict=True))
     products = replenishment_schedule(lines["customer"], lines["product"], lines["day"],
                                       lines["quantity"], lines["amount"],
