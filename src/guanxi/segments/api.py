@@ -280,7 +280,7 @@ def _segments(user: Any, ids: str | None) -> list[Segment] | None:
     return [access_segment(user=user, segment_id=int(p)) for p in parts]
 
 
-@router.get("/segments/{segment_id}", response={200: SavedSegmentOut, **ERRORS})
+@router.get("/segments/{int:segment_id}", response={200: SavedSegmentOut, **ERRORS})
 def get_segment(request: HttpRequest, segment_id: int) -> dict[str, Any]:
     """A segment with its size and value share now, and its size in every stored run."""
     user = user_of(request)
@@ -289,7 +289,7 @@ def get_segment(request: HttpRequest, segment_id: int) -> dict[str, Any]:
                    history=segment_history(user=user, segment=segment))
 
 
-@router.patch("/segments/{segment_id}", response={200: SavedSegmentOut, **ERRORS})
+@router.patch("/segments/{int:segment_id}", response={200: SavedSegmentOut, **ERRORS})
 def update_segment(request: HttpRequest, segment_id: int,
                    payload: SegmentUpdateIn) -> dict[str, Any]:
     user = user_of(request)
@@ -299,7 +299,7 @@ def update_segment(request: HttpRequest, segment_id: int,
     return _render(segment, user=user, summary=segment_summary(user=user, segment=segment))
 
 
-@router.delete("/segments/{segment_id}", response={204: None, **ERRORS})
+@router.delete("/segments/{int:segment_id}", response={204: None, **ERRORS})
 def delete_segment(request: HttpRequest, segment_id: int) -> HttpResponse:
     user = user_of(request)
     segment = access_segment(user=user, segment_id=segment_id, write=True)
@@ -307,7 +307,7 @@ def delete_segment(request: HttpRequest, segment_id: int) -> HttpResponse:
     return HttpResponse(status=204)
 
 
-@router.get("/segments/{segment_id}/members", response={200: MemberPageOut, **ERRORS})
+@router.get("/segments/{int:segment_id}/members", response={200: MemberPageOut, **ERRORS})
 def list_members(request: HttpRequest, segment_id: int,
                  params: Query[MemberParams]) -> dict[str, Any]:
     """The members you may see, in id order (keyset pages; a rep sees only their own)."""
@@ -326,7 +326,7 @@ def list_members(request: HttpRequest, segment_id: int,
     return {"items": items, "next": page.next_cursor}
 
 
-@router.post("/segments/{segment_id}/members", response={200: CountOut, **ERRORS})
+@router.post("/segments/{int:segment_id}/members", response={200: CountOut, **ERRORS})
 def add_members(request: HttpRequest, segment_id: int, payload: CustomerIdsIn) -> dict[str, int]:
     """Add customers (that you may see) to a static segment; `count` is how many were new."""
     user = user_of(request)
@@ -335,7 +335,7 @@ def add_members(request: HttpRequest, segment_id: int, payload: CustomerIdsIn) -
                                                     customer_ids=payload.customer_ids)}
 
 
-@router.post("/segments/{segment_id}/members/remove", response={200: CountOut, **ERRORS})
+@router.post("/segments/{int:segment_id}/members/remove", response={200: CountOut, **ERRORS})
 def remove_members(request: HttpRequest, segment_id: int,
                    payload: CustomerIdsIn) -> dict[str, int]:
     """Remove customers from a static segment; `count` is how many were removed."""
@@ -345,7 +345,7 @@ def remove_members(request: HttpRequest, segment_id: int,
                                                        customer_ids=payload.customer_ids)}
 
 
-@router.post("/segments/{segment_id}/freeze", response={201: SavedSegmentOut, **ERRORS})
+@router.post("/segments/{int:segment_id}/freeze", response={201: SavedSegmentOut, **ERRORS})
 def freeze_segment(request: HttpRequest, segment_id: int,
                    payload: FreezeIn) -> Status[dict[str, Any]]:
     """A static copy of the segment's current members (those you may see)."""

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from guanxi.core.errors import ValidationFailed
+from guanxi.core.errors import GuanxiError, ValidationFailed
 
 
 class CriterionOption(StrEnum):
@@ -57,6 +57,17 @@ def build_command(
     description and a suggested name. Segments that stay similar keep their names (and any
     name a person gave them) from one build to the next.
     """
+    try:
+        _build(k=k, criterion=criterion, traits=traits, as_of=as_of, seed=seed,
+               as_json=as_json)
+    except GuanxiError as exc:
+        # One sentence on stderr and exit code 2, like every guanxi command.
+        typer.secho(f"Error: {exc.message}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2) from None
+
+
+def _build(*, k: str, criterion: CriterionOption, traits: str, as_of: str | None,
+           seed: int | None, as_json: bool) -> None:
     from guanxi.cli.main import setup_django
 
     setup_django()
