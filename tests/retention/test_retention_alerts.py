@@ -139,3 +139,13 @@ def test_a_rice_buyer_is_due_five_days_before_the_bag_runs_out(
     order.lines.create(product=shop.rice, quantity=1, amount=Decimal("50.00"))
     report = services.replenishments_refresh(as_of=AS_OF)
     assert report["closed"] == 1
+
+
+def test_the_reason_reads_in_chinese(shop: Shop, the_next_morning: None) -> None:
+    from django.utils import translation
+
+    services.daily_run(as_of=AS_OF)
+    alert = ChurnAlert.objects.get(customer=shop.weekly)
+    with translation.override("zh-hans"):
+        assert alert.reason == "通常每 7 天下单一次；距上次下单已 20 天"
+        assert alert.get_severity_display() in {"紧急", "高", "中", "低"}

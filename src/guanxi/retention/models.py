@@ -109,7 +109,7 @@ def alert_reason_text(code: str, params: dict[str, Any]) -> str:
     every = _days(params.get("interval_days"))
     every_text = ngettext("usually orders every %(n)d day", "usually orders every %(n)d days",
                           every) % {"n": every}
-    return f"{every_text}; {since_text}"
+    return gettext("%(rhythm)s; %(since)s") % {"rhythm": every_text, "since": since_text}
 
 
 class ReplenishmentStatus(models.TextChoices):
