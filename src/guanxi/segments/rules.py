@@ -558,15 +558,16 @@ _COMPILERS: dict[str, _Compiler] = {
 
 # -- reading a rule back -------------------------------------------------------------------------
 
-_OP_WORDS: dict[str, str] = {
-    "eq": "is", "ne": "is not", "in": "is one of", "not_in": "is none of",
-    "contains": "contains", "startswith": "starts with", "is_set": "is known",
-    "is_not_set": "is unknown", "gt": ">", "gte": "≥", "lt": "<", "lte": "≤",
-    "between": "between", "before": "before", "after": "after",
-    "within_last_days": "in the last N days:", "more_than_days_ago": "more than N days ago:",
-    "within_next_days": "in the next N days:", "has": "has", "has_any": "has any of",
-    "has_all": "has all of", "has_none": "has none of", "granted": "granted",
-    "not_granted": "not granted",
+_OP_WORDS: dict[str, Any] = {
+    "eq": _("is"), "ne": _("is not"), "in": _("is one of"), "not_in": _("is none of"),
+    "contains": _("contains"), "startswith": _("starts with"), "is_set": _("is known"),
+    "is_not_set": _("is unknown"), "gt": ">", "gte": "≥", "lt": "<", "lte": "≤",
+    "between": _("between"), "before": _("before"), "after": _("after"),
+    "within_last_days": _("in the last N days:"),
+    "more_than_days_ago": _("more than N days ago:"),
+    "within_next_days": _("in the next N days:"), "has": _("has"), "has_any": _("has any of"),
+    "has_all": _("has all of"), "has_none": _("has none of"), "granted": _("granted"),
+    "not_granted": _("not granted"),
 }
 
 
@@ -578,16 +579,16 @@ def describe_rule(definition: Any) -> str:
 def _describe(node: Any, *, top: bool = False) -> str:
     if not isinstance(node, dict):
         return "?"
-    for key, word in (("all", " and "), ("any", " or ")):
+    for key, word in (("all", _(" and ")), ("any", _(" or "))):
         if key in node and isinstance(node[key], Sequence):
-            text = word.join(_describe(child) for child in node[key])
+            text = str(word).join(_describe(child) for child in node[key])
             return text if top or len(node[key]) < 2 else f"({text})"
     if "not" in node:
-        return f"not {_describe(node['not'])}"
+        return _("not %(condition)s") % {"condition": _describe(node["not"])}
     spec = FIELDS.get(node.get("field", ""))
     label = str(spec.label) if spec else str(node.get("field"))
     op = str(node.get("op", ""))
-    words = _OP_WORDS.get(op, op)
+    words = str(_OP_WORDS.get(op, op))
     value = node.get("value")
     shown = ", ".join(str(v) for v in value) if isinstance(value, list) else (
         " ".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else value)
@@ -595,7 +596,7 @@ def _describe(node: Any, *, top: bool = False) -> str:
     period = node.get("period")
     if isinstance(period, dict):
         if "days" in period:
-            text += f" (last {period['days']} days)"
+            text += " " + _("(last %(days)s days)") % {"days": period["days"]}
         else:
             text += f" ({period.get('from', '…')} – {period.get('to', '…')})"
     return text
