@@ -144,7 +144,7 @@ def test_a_taboo_note_cancels_the_occasion_and_is_never_quoted(
         counts = care_tasks_create(as_of=dt.date(2026, 9, 15),
                                    overrides={"festival_tiers": None})
     # Then no birthday task, but the Mid-Autumn greeting stands
-    assert counts["birthday"] == {"created": 0, "unchanged": 0, "skipped_taboo": 1}
+    assert counts["birthday"] == {"created": 0, "closed": 0, "unchanged": 0, "skipped_taboo": 1}
     assert list(Task.objects.values_list("kind", flat=True)) == [TaskKind.FESTIVAL]
 
 
@@ -170,3 +170,24 @@ def test_a_festival_spec_needs_one_way_to_find_its_day() -> None:
         care_tasks_create(as_of=dt.date(2026, 9, 15),
                           overrides={"festivals": {"odd": {"label": "Odd"}}})
     assert err.value.field == "GUANXI_CARE"
+
+
+@pytest.mark.django_db
+def test_a_key_account_partnership_has_its_anniversary(rep1: User) -> None:
+    from guanxi.customers.services import customer_create
+    from guanxi.insights.models import KeyAccountPlan
+
+    # Given 华美集团 became a key account on 2024-09-20
+    account = customer_create(actor=rep1, name="华美集团", kind="organization", owner=rep1)
+    began = dt.datetime(2024, 9, 20, 10, tzinfo=SHANGHAI)
+    KeyAccountPlan.objects.create(account=account, owner=rep1, created_at=began,
+                                  updated_at=began)
+    # When the calendar runs on 15 September 2026
+    with time_machine.travel(dt.datetime(2026, 9, 15, 7, tzinfo=SHANGHAI), tick=False):
+        counts = care_tasks_create(as_of=dt.date(2026, 9, 15), overrides=NO_FESTIVALS)
+    # Then Li is reminded of the second anniversary of the partnership
+    assert counts["anniversary"]["created"] == 1
+    task = Task.objects.get()
+    assert task.due_on == dt.date(2026, 9, 20)
+    assert "合作" in task.message
+    assert "2" in task.title

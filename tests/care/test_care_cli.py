@@ -33,7 +33,7 @@ def test_care_creates_the_calendar_once_and_prints_json(rep1: User, zhang_wei: C
     assert out["counts"]["birthday"]["created"] == 1
     assert [t["due_on"] for t in out["tasks"]] == ["2026-09-25"]
     assert json.loads(again.stdout)["counts"]["birthday"] == {
-        "created": 0, "unchanged": 1, "skipped_taboo": 0}
+        "created": 0, "closed": 0, "unchanged": 1, "skipped_taboo": 0}
 
 
 @pytest.mark.django_db

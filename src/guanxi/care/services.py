@@ -178,6 +178,26 @@ def _first_purchase_anniversaries(start: dt.date, end: dt.date) -> Iterator[_Can
                 taboo_words=ANNIVERSARY_WORDS)
 
 
+def _partnership_anniversaries(start: dt.date, end: dt.date) -> Iterator[_Candidate]:
+    """Key accounts: the anniversary of the day their key-account plan began (insights)."""
+    from guanxi.insights.models import KeyAccountPlan
+
+    plans = (KeyAccountPlan.objects.filter(account__is_active=True)
+             .filter(_month_day_filter("created_at", _days(start, end)))
+             .values_list("pk", "account_id", "created_at"))
+    for pk, cid, created_at in plans.iterator(chunk_size=CHUNK):
+        began = _local_day(created_at)
+        hit = calendar.occurrence_in_window(began, is_lunar=False, yearly=True, start=start,
+                                            end=end)
+        if not hit or hit[1] <= began.year:
+            continue
+        yield _Candidate(key=_key(TaskKind.ANNIVERSARY, cid, f"partner{pk}", hit[1]),
+                         kind=TaskKind.ANNIVERSARY, customer_id=cid, due_on=hit[0],
+                         occasion="the anniversary of our partnership",
+                         occasion_zh="我们合作的周年纪念日", years=hit[1] - began.year,
+                         taboo_words=ANNIVERSARY_WORDS)
+
+
 def _thank_yous(conf: CareSettings, as_of: dt.date, end: dt.date) -> Iterator[_Candidate]:
     """A thank-you the day(s) after a customer's first purchase."""
     after = conf.thank_you_after_days or 0
@@ -311,8 +331,10 @@ def care_tasks_create(*, as_of: dt.date, horizon_days: int = 14,
                       overrides: dict[str, Any] | None = None) -> Counts:
     """Create the care tasks due from ``as_of`` to ``as_of + horizon_days`` that do not exist.
 
-    Returns ``{kind: {"created": n, "unchanged": n, "skipped_taboo": n}}`` for every calendar
-    kind. ``overrides`` replaces ``GUANXI_CARE`` (tests, one-off runs).
+    Returns ``{kind: {"created": n, "closed": 0, "unchanged": n, "skipped_taboo": n}}`` for
+    every calendar kind (``closed`` is always 0: the calendar closes nothing; it is there so
+    ``guanxi daily`` reports every kind alike). ``overrides`` replaces ``GUANXI_CARE`` (tests,
+    one-off runs).
     """
     if horizon_days < 0 or horizon_days > 366:
         raise ValidationFailed(CareErrorCode.INVALID_FIELD,
@@ -324,9 +346,10 @@ def care_tasks_create(*, as_of: dt.date, horizon_days: int = 14,
         sources.append(_birthdays(as_of, end))
     if conf.anniversaries:
         sources.append(_first_purchase_anniversaries(as_of, end))
+        sources.append(_partnership_anniversaries(as_of, end))
     if conf.thank_you_after_days is not None:
         sources.append(_thank_yous(conf, as_of, end))
-    counts: Counts = {k.value: {"created": 0, "unchanged": 0, "skipped_taboo": 0}
+    counts: Counts = {k.value: {"created": 0, "closed": 0, "unchanged": 0, "skipped_taboo": 0}
                       for k in (TaskKind.BIRTHDAY, TaskKind.ANNIVERSARY, TaskKind.FESTIVAL,
                                 TaskKind.THANK_YOU)}
     now = clock.now()
