@@ -30,15 +30,15 @@ AS_OF = dt.date(2026, 6, 30)
 PARAMS = {"r": 1.6, "alpha": 8.0, "a": 0.6, "b": 8.0}
 
 
-def _prepare_database(kind: str, pg_url: str) -> str:
+def _prepare_database(kind: str, pg_url: str, name: str) -> str:
     if kind == "postgres":
         import psycopg
 
         base = pg_url.rsplit("/", 1)[0]
         with psycopg.connect(pg_url, autocommit=True) as conn:
-            conn.execute("DROP DATABASE IF EXISTS guanxi_bench_score")
-            conn.execute("CREATE DATABASE guanxi_bench_score")
-        return f"{base}/guanxi_bench_score"
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return f"{base}/{name}"
     path = Path(tempfile.mkdtemp(prefix="guanxi-bench-")) / "bench.sqlite3"
     return f"sqlite:///{path}"
 
@@ -141,13 +141,16 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--db", choices=["postgres", "sqlite"], default="postgres")
     parser.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--pg-db", default="guanxi_bench_score",
+                        help="name of the PostgreSQL database to (re)create")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--reuse", metavar="DATABASE_URL",
                         help="score an already filled database instead of filling a new one")
     args = parser.parse_args()
 
-    os.environ["GUANXI_DATABASE_URL"] = args.reuse or _prepare_database(args.db, args.pg_url)
+    os.environ["GUANXI_DATABASE_URL"] = args.reuse or _prepare_database(args.db, args.pg_url,
+                                                                        args.pg_db)
     os.environ.setdefault("GUANXI_DATA_DIR", tempfile.mkdtemp(prefix="guanxi-bench-data-"))
     os.environ["DJANGO_SETTINGS_MODULE"] = "guanxi.config.settings"
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))

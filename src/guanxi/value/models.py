@@ -20,6 +20,11 @@ class RunStatus(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
+class RunPath(models.TextChoices):
+    FULL = "full", _("Full")
+    INCREMENTAL = "incremental", _("Incremental")
+
+
 class ScoreRun(models.Model):
     as_of = models.DateField(_("as of"))
     status = models.CharField(_("status"), max_length=16, choices=RunStatus.choices,
@@ -37,6 +42,12 @@ class ScoreRun(models.Model):
     equity = models.DecimalField(_("customer equity"), max_digits=18, decimal_places=2,
                                  null=True, blank=True)
     error = models.TextField(_("error"), blank=True)
+    # How the run was computed: "full" (orders read and summarized) or "incremental" (the
+    # previous run's summaries moved to the new date; see ``services``), and from what:
+    # {"from_run": id or None, "fingerprint": {...}} — the fingerprint of the input it saw.
+    path = models.CharField(_("path"), max_length=16, default=RunPath.FULL,
+                            choices=RunPath.choices)
+    source = models.JSONField(_("input"), default=dict, blank=True)
 
     class Meta:
         ordering = ["-as_of"]

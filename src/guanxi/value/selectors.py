@@ -234,4 +234,169 @@ def run_summary(run: Any) -> dict[str, Any]:
         "customers": run.n_customers, "buyers": run.n_buyers, "purchase_days": run.n_purchases,
         "equity": str(run.equity) if run.equity is not None else None,
         "stages": stages, "tiers": tiers, "models": run.models_info, "timings": run.timings,
+        "path": run.path, "from_run": (run.source or {}).get("from_run"),
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# The daily re-score without reading orders (see ``services`` for the rule)
+# ---------------------------------------------------------------------------------------------
+
+# Multiplying by ``id % 9973`` mixes the order's id into the sums, so moving an order from one
+# customer to another, or flipping its status, changes them; the factor keeps every sum inside
+# int64 on SQLite (1e7 orders x 1e6 customer ids x 1e4).
+_MIX = 9973
+
+
+def source_fingerprint(*, ends: list[dt.date]) -> dict[str, Any]:
+    """Cheap aggregates that change whenever the scoring input changes.
+
+    For each as-of date in ``ends``: over the orders placed up to the end of that day, their
+    count, largest id, sum of totals, and id-mixed sums of customer, refund/cancel status and
+    placement time. Plus, for the customers, their count, sum and largest id, and the time zone
+    days are counted in. One scan of the orders (no GROUP BY); equal fingerprints mean equal
+    summaries (up to a collision of all six sums at once).
+    """
+    placeholders, statuses = _not_purchase_sql()
+    orders = _table(Order)
+    params: list[Any] = []
+    columns: list[str] = []
+    # Placement time in minutes modulo a prime near a million: with the id mix, every term
+    # stays below 1e10, so ten million orders cannot overflow SQLite's int64 sum.
+    if connection.vendor == "postgresql":
+        epoch = "((date_part('epoch', placed_at)::int8 / 60) %% 1000003)"
+        cust = "customer_id::int8"
+    else:
+        epoch = ("(CAST(round((julianday(placed_at) - 2440587.5) * 1440) AS INTEGER)"
+                 " %% 1000003)")
+        cust = "customer_id"
+    for day in ends:
+        end = connection.ops.adapt_datetimefield_value(clock.start_of_day(
+            day + dt.timedelta(days=1)))
+        flt = "FILTER (WHERE placed_at < %s)"
+        columns += [
+            f"count(*) {flt}", f"coalesce(max(id) {flt}, 0)",
+            f"coalesce(sum(total) {flt}, 0)",
+            f"coalesce(sum({cust} * (id %% {_MIX})) {flt}, 0)",
+            f"coalesce(sum(CASE WHEN status IN ({placeholders}) THEN id %% {_MIX} + 1 ELSE 0 END)"
+            f" {flt}, 0)",
+            f"coalesce(sum({epoch} * (id %% {_MIX} + 1)) {flt}, 0)",
+        ]
+        params += [end, end, end, end, *statuses, end, end]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(columns)} FROM {orders}", params)
+        row = cursor.fetchone()
+        cursor.execute(f"SELECT count(*), coalesce(sum(id), 0), coalesce(max(id), 0)"
+                       f" FROM {_table(Customer)}")
+        people = cursor.fetchone()
+    per_end = {day.isoformat(): [str(v) for v in row[6 * i:6 * i + 6]]
+               for i, day in enumerate(ends)}
+    return {"orders": per_end, "customers": [str(v) for v in people],
+            "time_zone": str(settings.TIME_ZONE)}
+
+
+@dataclasses.dataclass
+class StoredSummary:
+    """A complete run's buyers as the summaries described them (one row per customer).
+
+    ``first_day``/``last_day`` are the first and last purchase days (days since 1970-01-01,
+    company time zone), recovered exactly from the stored T and recency.
+    """
+
+    customer: npt.NDArray[np.int64]
+    x: npt.NDArray[np.int64]
+    frequency: npt.NDArray[np.int64]
+    monetary: npt.NDArray[np.float64]
+    total_spend: npt.NDArray[np.float64]
+    first_day: npt.NDArray[np.int64]
+    last_day: npt.NDArray[np.int64]
+    mean_interval_days: npt.NDArray[np.float64]
+    std_interval_days: npt.NDArray[np.float64]
+    first_epoch: npt.NDArray[np.int64]
+    last_epoch: npt.NDArray[np.int64]
+
+
+def _julian_to_epoch(jd: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    # Julian day → whole seconds since the epoch (the millisecond guards float rounding).
+    return np.floor((jd - 2440587.5) * 86400 + 1e-3)
+
+
+_STORED_ROW = np.dtype([
+    ("customer", ">i8"), ("x", ">i8"), ("frequency", ">i8"), ("monetary", ">f8"),
+    ("total_spend", ">f8"), ("T", ">f8"), ("recency", ">i8"), ("mean", ">f8"), ("sd", ">f8"),
+    ("first_epoch", ">i8"), ("last_epoch", ">i8"),
+])
+
+
+def stored_summary(*, run: ScoreRun, days_per_unit: int,
+                   chunk_customers: int = 250_000) -> StoredSummary:
+    """Read the buyers' stored summaries of ``run`` (one indexed range scan per chunk).
+
+    On PostgreSQL each chunk of customers comes back as *one* bytea of fixed-width records
+    (``string_agg`` of ``int8send``/``float8send``): a COPY or a cursor would hand Python one
+    message per row, which costs more than the whole computation.
+    """
+    from guanxi.value.models import CustomerScore
+
+    table = _table(CustomerScore)
+    if connection.vendor == "postgresql":
+        record = (
+            "int8send(customer_id::int8) || int8send(x::int8) || int8send(frequency::int8)"
+            " || float8send(monetary) || float8send(total_spend::float8) || float8send(\"T\")"
+            " || int8send(recency_days::int8) || float8send(coalesce(interval_mean_days, 'NaN'))"
+            " || float8send(coalesce(interval_sd_days, 'NaN'))"
+            " || int8send(date_part('epoch', first_purchase_at)::int8)"
+            " || int8send(date_part('epoch', last_purchase_at)::int8)"
+        )
+        blocks: list[npt.NDArray[Any]] = []
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT min(customer_id), max(customer_id) FROM {table}"
+                           f" WHERE run_id = %s", [run.pk])
+            lo, hi = cursor.fetchone()
+            start = int(lo or 0)
+            while lo is not None and start <= int(hi):
+                cursor.execute(
+                    f"SELECT string_agg({record}, ''::bytea ORDER BY customer_id) FROM {table}"
+                    f" WHERE run_id = %s AND customer_id >= %s AND customer_id < %s"
+                    f" AND x IS NOT NULL", [run.pk, start, start + chunk_customers])
+                payload = cursor.fetchone()[0]
+                if payload:
+                    blocks.append(np.frombuffer(bytes(payload), dtype=_STORED_ROW))
+                start += chunk_customers
+        rec = np.concatenate(blocks) if blocks else np.empty(0, dtype=_STORED_ROW)
+        cols = {name: rec[name] for name in _STORED_ROW.names or ()}
+    else:
+        sql = (f"SELECT customer_id, x, frequency, monetary, total_spend, \"T\", recency_days,"
+               f" interval_mean_days, interval_sd_days, julianday(first_purchase_at),"
+               f" julianday(last_purchase_at) FROM {table}"
+               f" WHERE run_id = %s AND x IS NOT NULL ORDER BY customer_id")
+        parts: list[npt.NDArray[np.float64]] = []
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [run.pk])
+            while rows := cursor.fetchmany(100_000):
+                parts.append(np.array(rows, dtype=np.float64))  # None → NaN
+        data = np.concatenate(parts) if parts else np.empty((0, 11))
+        cols = {
+            "customer": data[:, 0], "x": data[:, 1], "frequency": data[:, 2],
+            "monetary": data[:, 3], "total_spend": data[:, 4], "T": data[:, 5],
+            "recency": data[:, 6], "mean": data[:, 7], "sd": data[:, 8],
+            "first_epoch": _julian_to_epoch(data[:, 9]),
+            "last_epoch": _julian_to_epoch(data[:, 10]),
+        }
+    end_day = int(np.datetime64(run.as_of, "D").astype(np.int64))
+    # T = (as-of day - first day) / days per unit, a whole number of days: rint recovers it.
+    first_day = end_day - np.rint(np.asarray(cols["T"], dtype=np.float64)
+                                  * days_per_unit).astype(np.int64)
+    return StoredSummary(
+        customer=np.asarray(cols["customer"]).astype(np.int64),
+        x=np.asarray(cols["x"]).astype(np.int64),
+        frequency=np.asarray(cols["frequency"]).astype(np.int64),
+        monetary=np.asarray(cols["monetary"]).astype(np.float64),
+        total_spend=np.asarray(cols["total_spend"]).astype(np.float64),
+        first_day=first_day,
+        last_day=end_day - np.asarray(cols["recency"]).astype(np.int64),
+        mean_interval_days=np.asarray(cols["mean"]).astype(np.float64),
+        std_interval_days=np.asarray(cols["sd"]).astype(np.float64),
+        first_epoch=np.asarray(cols["first_epoch"]).astype(np.int64),
+        last_epoch=np.asarray(cols["last_epoch"]).astype(np.int64),
+    )

@@ -5,16 +5,39 @@ The order of the steps is what makes a failure harmless:
 1. a new ``ScoreRun`` is created in status *building* beside any complete run of the same date;
 2. its ``CustomerScore`` rows are bulk-inserted (``COPY`` on PostgreSQL) — outside the swap
    transaction, so a million rows never hold a long write lock on the snapshot readers use;
-3. one short transaction deletes the old run of that date, marks the new one *complete*, writes
-   ``score_changed`` events and copies the latest values onto the customers with one set-based
-   ``UPDATE ... FROM``.
+3. one short transaction writes ``score_changed`` events (the new run joined with the previous
+   latest run, set-based), deletes the old run of that date and marks the new one *complete*.
 
-Anything that fails before 3 commits leaves the previous snapshot and the customers untouched;
-the half-built run is removed and recorded as *failed*.
+Marking it complete is the whole swap: the customers' latest values (``customer.value``) are a
+view over the latest complete run, so no customer row is written. Anything that fails before 3
+commits leaves the previous snapshot untouched; the half-built run is removed and recorded as
+*failed*. After the commit, ``signals.score_run_completed`` is sent.
+
+**The daily re-score (path "incremental").** Before reading anything, the run takes a
+fingerprint of its input (``selectors.source_fingerprint``): over the orders placed up to the
+end of the as-of date, their count, largest id, sum of totals and id-mixed sums of customer,
+refund/cancel status and placement time; the customers' count, id sum and largest id; and the
+time zone. The latest complete run's summaries are reused instead of reading the orders when
+
+- the engine is local and ``full=True`` was not asked for;
+- that run is not later than the new as-of date and was made with the same settings;
+- its stored fingerprint equals today's fingerprint over the *same* window (no order added,
+  removed, moved, re-priced, refunded or re-dated; no customer added or removed), and the
+  window up to the new as-of date holds the same orders (none placed in between).
+
+Then only the clock has moved: T and recency grow by the days passed, while x, t_x, spend and
+the purchase intervals stay. The stored first and last purchase days are recovered exactly (T
+and recency are whole days), the summaries are rebuilt with the same expressions as
+``analytics.summaries``, and the models are **fitted again** on them (seconds on the compressed
+statistics) rather than reused: only that makes the result equal to a full run — reusing
+yesterday's parameters would give slightly different numbers from a fresh run of the same day.
+The run records ``path`` (``full``/``incremental``) and ``source`` (the run it started from and
+the fingerprint it saw); the next run compares against that fingerprint.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -32,7 +55,7 @@ from guanxi.customers.models import LifecycleStage
 from guanxi.value import selectors, signals
 from guanxi.value.conf import ValueSettings, value_settings
 from guanxi.value.errors import ValueErrorCode
-from guanxi.value.models import CustomerScore, RunStatus, ScoreRun
+from guanxi.value.models import CustomerScore, RunPath, RunStatus, ScoreRun
 from guanxi.value.scoring import Scores, finish_scores, fit_models, score_part
 
 Progress = Callable[[str, int, int], None]
@@ -311,11 +334,15 @@ def score_all(
     progress: Progress | None = None,
     overrides: dict[str, Any] | None = None,
     partitions: int | None = None,
+    full: bool = False,
 ) -> ScoreRun:
     """Score every customer as of the end of ``as_of`` (default: today) and store the snapshot.
 
     ``engine="dask"`` computes the summaries and scores on the Dask cluster at ``scheduler``
     (a ``LocalCluster`` when None); the numbers are the same as the local engine's.
+    When nothing changed since the latest run, the local engine moves that run's summaries
+    to the new date instead of reading the orders (the module docstring has the rule);
+    ``full=True`` reads them anyway. ``run.path`` says which path was taken.
     """
     cfg = value_settings(overrides)
     today = clock.today()
@@ -333,29 +360,49 @@ def score_all(
     timings: dict[str, float] = {}
     try:
         started = time.perf_counter()
+        previous = selectors.latest_run()
+        ends = [as_of]
+        if previous is not None and previous.as_of < as_of:
+            ends.insert(0, previous.as_of)
+        # Taken before anything is read: an order arriving during the run changes the next
+        # run's fingerprint, so that run reads everything again (never the other way round).
+        fingerprint = selectors.source_fingerprint(ends=ends)
+        reuse = (previous if not full and engine == "local"
+                 and _unchanged(previous, fingerprint, as_of, cfg) else None)
         ids = selectors.customer_ids()
-        days = selectors.purchase_days(as_of=as_of, chunk_size=cfg.chunk_size,
-                                       progress=progress)
-        timings["read"] = time.perf_counter() - started
-        if not len(days):
-            raise ValidationFailed(ValueErrorCode.NO_PURCHASES,
-                                   f"No purchases up to {as_of}: nothing to learn from.")
-        if engine == "dask":
-            from guanxi.value import dask_engine
-
-            scores, info, phase = dask_engine.score_partitions_dask(
-                dask_engine.split_by_customer(days.customer, days.day, days.amount,
-                                              partitions or 8),
-                cfg=cfg, as_of=as_of, scheduler=scheduler)
-            timings.update(phase)
-        else:
-            scores, info, phase = score_transactions(days.customer, days.day, days.amount,
-                                                     cfg=cfg, as_of=as_of, progress=progress)
-            timings.update(phase)
+        timings["check"] = time.perf_counter() - started
         started = time.perf_counter()
-        last_epoch = _last_purchase_epoch(days.customer, days.last_epoch)
-        first_epoch = _first_purchase_epoch(days.customer, days.first_epoch)
-        buyers = np.unique(days.customer)
+        if reuse is not None:
+            stored = selectors.stored_summary(run=reuse, days_per_unit=cfg.days_per_unit)
+            timings["read"] = time.perf_counter() - started
+            scores, info, phase = score_summary(_moved(stored, as_of, cfg), cfg=cfg,
+                                                as_of=as_of, progress=progress)
+            timings.update(phase)
+            buyers, n_purchases = stored.customer, int(stored.frequency.sum())
+            first_epoch, last_epoch = stored.first_epoch, stored.last_epoch
+        else:
+            days = selectors.purchase_days(as_of=as_of, chunk_size=cfg.chunk_size,
+                                           progress=progress)
+            timings["read"] = time.perf_counter() - started
+            if not len(days):
+                raise ValidationFailed(ValueErrorCode.NO_PURCHASES,
+                                       f"No purchases up to {as_of}: nothing to learn from.")
+            if engine == "dask":
+                from guanxi.value import dask_engine
+
+                scores, info, phase = dask_engine.score_partitions_dask(
+                    dask_engine.split_by_customer(days.customer, days.day, days.amount,
+                                                  partitions or 8),
+                    cfg=cfg, as_of=as_of, scheduler=scheduler)
+            else:
+                scores, info, phase = score_transactions(days.customer, days.day, days.amount,
+                                                         cfg=cfg, as_of=as_of,
+                                                         progress=progress)
+            timings.update(phase)
+            buyers, n_purchases = np.unique(days.customer), len(days)
+            last_epoch = _last_purchase_epoch(days.customer, days.last_epoch)
+            first_epoch = _first_purchase_epoch(days.customer, days.first_epoch)
+        started = time.perf_counter()
         if not np.array_equal(buyers, scores.customer):
             order = np.argsort(scores.customer)
             scores = _take(scores, order)
@@ -368,8 +415,14 @@ def score_all(
         run.models_info = info
         run.n_customers = total
         run.n_buyers = len(scores)
-        run.n_purchases = len(days)
+        run.n_purchases = n_purchases
         run.equity = Decimal(str(round(float(clv.sum()), 2)))
+        run.path = RunPath.INCREMENTAL if reuse is not None else RunPath.FULL
+        run.source = {
+            "from_run": reuse.pk if reuse is not None else None,
+            "fingerprint": {**fingerprint, "orders": {as_of.isoformat():
+                                                      fingerprint["orders"][as_of.isoformat()]}},
+        }
         timings["write"] = time.perf_counter() - started
         started = time.perf_counter()
         _swap_in(run, cfg=cfg, now=now)
@@ -417,13 +470,21 @@ def score_transactions(
     """The single-process path: summarize, fit once, score everyone."""
     from guanxi import analytics
 
-    timings: dict[str, float] = {}
     started = time.perf_counter()
     summary = analytics.summarize_transactions(customer, day, amount, calibration_end=as_of,
                                                time_unit=cfg.time_unit)
-    timings["summarize"] = time.perf_counter() - started
+    summarized = time.perf_counter() - started
     if progress:
         progress("summarize", len(summary.x), len(summary.x))
+    scores, info, timings = score_summary(summary, cfg=cfg, as_of=as_of, progress=progress)
+    return scores, info, {"summarize": summarized, **timings}
+
+
+def score_summary(summary: Any, *, cfg: ValueSettings, as_of: dt.date,
+                  progress: Progress | None = None,
+                  ) -> tuple[Scores, dict[str, Any], dict[str, float]]:
+    """Fit once on per-customer summaries and score everyone (both paths end here)."""
+    timings: dict[str, float] = {}
     started = time.perf_counter()
     x = np.asarray(summary.x, dtype=np.float64)
     fitted = fit_models(x, np.asarray(summary.t_x, dtype=np.float64),
@@ -438,3 +499,63 @@ def score_transactions(
     if progress:
         progress("score", len(scores), len(scores))
     return scores, fitted.info, timings
+
+
+@dataclasses.dataclass
+class _MovedSummary:
+    """The fields of ``analytics.CustomerSummary`` that scoring reads."""
+
+    customer: npt.NDArray[np.int64]
+    x: npt.NDArray[np.int64]
+    t_x: npt.NDArray[np.float64]
+    T: npt.NDArray[np.float64]
+    monetary: npt.NDArray[np.float64]
+    recency_days: npt.NDArray[np.int64]
+    frequency: npt.NDArray[np.int64]
+    total_spend: npt.NDArray[np.float64]
+    first_purchase: npt.NDArray[np.datetime64]
+    last_purchase: npt.NDArray[np.datetime64]
+    mean_interval_days: npt.NDArray[np.float64]
+    std_interval_days: npt.NDArray[np.float64]
+
+
+def _moved(stored: selectors.StoredSummary, as_of: dt.date,
+           cfg: ValueSettings) -> _MovedSummary:
+    """The summaries of ``stored`` as of a later date when no purchase happened in between.
+
+    Only the clock moves: T and recency grow by the days passed; x, t_x, spend and the
+    intervals stay. Computed from whole days with the same expressions as
+    ``analytics.summaries``, so the result is identical to summarizing the orders again.
+    """
+    end = int(np.datetime64(as_of, "D").astype(np.int64))
+    unit = cfg.days_per_unit
+    return _MovedSummary(
+        customer=stored.customer, x=stored.x,
+        t_x=((stored.last_day - stored.first_day) / unit).astype(np.float64),
+        T=((end - stored.first_day) / unit).astype(np.float64),
+        monetary=stored.monetary, recency_days=(end - stored.last_day).astype(np.int64),
+        frequency=stored.frequency, total_spend=stored.total_spend,
+        first_purchase=stored.first_day.astype("datetime64[D]"),
+        last_purchase=stored.last_day.astype("datetime64[D]"),
+        mean_interval_days=stored.mean_interval_days,
+        std_interval_days=stored.std_interval_days,
+    )
+
+
+def _unchanged(previous: ScoreRun | None, fingerprint: dict[str, Any], as_of: dt.date,
+               cfg: ValueSettings) -> bool:
+    """May ``as_of`` be scored from ``previous``'s summaries (the rule in the docstring)?"""
+    if previous is None or previous.as_of > as_of or previous.status != RunStatus.COMPLETE:
+        return False
+    seen = (previous.source or {}).get("fingerprint")
+    if not isinstance(seen, dict) or previous.settings_used != cfg.as_dict():
+        return False
+    before, now = previous.as_of.isoformat(), as_of.isoformat()
+    orders = fingerprint["orders"]
+    return bool(
+        seen.get("orders", {}).get(before) == orders[before]
+        # No order placed between the two as-of dates either.
+        and orders[now] == orders[before]
+        and seen.get("customers") == fingerprint["customers"]
+        and seen.get("time_zone") == fingerprint["time_zone"]
+    )
