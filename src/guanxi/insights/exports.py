@@ -29,6 +29,10 @@ def _cell(value: Any) -> Any:
     return value
 
 
+def table_csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
+    return csv_bytes(header, rows)
+
+
 def csv_bytes(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
     buffer = io.StringIO()
     buffer.write("\ufeff")
