@@ -191,3 +191,30 @@ def test_a_key_account_partnership_has_its_anniversary(rep1: User) -> None:
     assert task.due_on == dt.date(2026, 9, 20)
     assert "合作" in task.message
     assert "2" in task.title
+
+
+@pytest.mark.django_db
+def test_after_scoring_anniversaries_and_festival_tiers_read_the_latest_values(
+    rep1: User, zhang_wei: Customer, liu_yang: Customer
+) -> None:
+    from value_fixtures import give_value
+
+    # Given a scoring run: 张伟 is a VIP whose first purchase was on 2023-09-18; 刘洋 ordinary
+    with time_machine.travel(dt.datetime(2026, 9, 14, 7, tzinfo=SHANGHAI), tick=False):
+        give_value(zhang_wei, value_tier="vip",
+                   first_purchase_at=dt.datetime(2023, 9, 18, 11, tzinfo=SHANGHAI))
+        give_value(liu_yang, value_tier="ordinary",
+                   first_purchase_at=dt.datetime(2025, 1, 5, 11, tzinfo=SHANGHAI))
+    for c in (zhang_wei, liu_yang):
+        buy(c, dt.datetime(2025, 1, 5, 11, tzinfo=SHANGHAI), ("tea-1", "tea"))
+    # When the calendar runs with festival greetings for VIPs only
+    with time_machine.travel(dt.datetime(2026, 9, 15, 7, tzinfo=SHANGHAI), tick=False):
+        counts = care_tasks_create(as_of=dt.date(2026, 9, 15),
+                                   overrides={"festival_tiers": ["vip"]})
+    # Then the third anniversary comes from the score, and only the VIP gets Mid-Autumn wishes
+    assert counts["anniversary"]["created"] == 1
+    anniversary = Task.objects.get(kind=TaskKind.ANNIVERSARY)
+    assert anniversary.due_on == dt.date(2026, 9, 18)
+    assert "3" in anniversary.title
+    festival = Task.objects.filter(kind=TaskKind.FESTIVAL)
+    assert list(festival.values_list("customer__name", flat=True)) == ["张伟"]

@@ -149,3 +149,21 @@ def test_people_set_only_reminders_and_follow_ups(rep1: User, zhang_wei: Custome
     with pytest.raises(ValidationFailed):
         task_create(actor=rep1, customer=zhang_wei, due_on=TODAY, title="  ")
     assert Task.objects.filter(status=TaskStatus.OPEN).count() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("frozen")
+def test_the_queue_puts_the_most_valuable_customer_first(rep1: User, zhang_wei: Customer) -> None:
+    from decimal import Decimal
+
+    from value_fixtures import give_value
+
+    whale = customer_create(actor=rep1, name="大客户", owner=rep1)
+    give_value(zhang_wei, clv=Decimal("120.00"))
+    give_value(whale, clv=Decimal("98000.00"))
+    task_create(actor=rep1, customer=zhang_wei, due_on=TODAY - dt.timedelta(days=5),
+                title="Small, late")
+    task_create(actor=rep1, customer=whale, due_on=TODAY, title="Big, today")
+    items = queue_for(user=rep1, as_of=TODAY)
+    assert [i.title for i in items] == ["Big, today", "Small, late"]
+    assert items[0].value == Decimal("98000.00")
