@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import time_machine
@@ -14,12 +15,19 @@ from segstat_story import AS_OF, NOW, plant, score_run
 
 from guanxi.accounts.models import User
 from guanxi.core.errors import ValidationFailed
-from guanxi.segments.models import Segment, SegmentationStatus, SegmentKind, SegmentMembership
+from guanxi.segments.models import (
+    Segment,
+    Segmentation,
+    SegmentationStatus,
+    SegmentKind,
+    SegmentMembership,
+)
 from guanxi.segments.services import segment_update
 from guanxi.segments.statistical import (
     SegmentationErrorCode,
     display_name,
     segmentation_build,
+    segmentation_build_task,
     segmentation_summary,
 )
 from guanxi.value.models import CustomerScore
@@ -150,16 +158,39 @@ def test_the_summary_lists_the_segments_most_valuable_first(rep1: User) -> None:
 def test_a_new_latest_run_is_segmented_after_scoring(rep1: User) -> None:
     # Given scored customers whose run has just completed
     run, _ = plant(owners=[rep1])
-    # When the value engine announces it
-    with override_settings(GUANXI_SEGMENTS_STATISTICAL={"k_range": (2, 4)}):
+    # When the value engine announces it (segmenting in the scoring process)
+    with override_settings(GUANXI_SEGMENTS_STATISTICAL={"k_range": (2, 4),
+                                                        "after_scoring": "inline"}):
         score_run_completed.send(sender=type(run), run=run)
     # Then its snapshot has statistical memberships
     assert SegmentMembership.objects.filter(run=run, is_primary=True).count() == 400
 
 
+def test_by_default_the_segmentation_after_scoring_is_a_background_task(
+        rep1: User, settings: Any) -> None:
+    # Given the worker runs tasks as they come (the immediate backend)
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend",
+                                  "QUEUES": ["default"]}}
+    settings.GUANXI_SEGMENTS_STATISTICAL = {"k_range": (2, 4)}
+    run, _ = plant(owners=[rep1])
+    # When a scoring run completes
+    score_run_completed.send(sender=type(run), run=run)
+    # Then the task segmented that run
+    seg = Segmentation.objects.get()
+    assert seg.run == run
+    assert seg.status == SegmentationStatus.COMPLETE
+    assert SegmentMembership.objects.filter(run=run, is_primary=True).count() == 400
+
+
+def test_a_queued_segmentation_of_a_run_replaced_meanwhile_is_skipped(rep1: User) -> None:
+    result = segmentation_build_task.call(k_range=[2, 3], criterion="bic", cluster_traits=[],
+                                          run_id=12345)
+    assert result["segmentation_id"] is None
+
+
 def test_segmenting_after_scoring_can_be_turned_off_and_skips_tiny_books(rep1: User) -> None:
     run, _ = plant(owners=[rep1])
-    with override_settings(GUANXI_SEGMENTS_STATISTICAL={"after_scoring": False}):
+    with override_settings(GUANXI_SEGMENTS_STATISTICAL={"after_scoring": "off"}):
         score_run_completed.send(sender=type(run), run=run)
     assert not SegmentMembership.objects.filter(segment__kind="statistical").exists()
     small = score_run(dt.date(2026, 7, 1))

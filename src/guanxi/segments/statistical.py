@@ -20,12 +20,15 @@ Every complete *latest* score run is segmented right after it is stored (receive
 ``guanxi.value.signals.score_run_completed``), so each dated snapshot carries statistical
 memberships and migration between them can be shown. Settings, in Django settings::
 
-    GUANXI_SEGMENTS_STATISTICAL = {"after_scoring": False, "k_range": (6, 10)}
+    GUANXI_SEGMENTS_STATISTICAL = {"after_scoring": "inline", "k_range": (6, 10)}
 
 ====================  ==========  ==========================================================
 setting               default     meaning
 ====================  ==========  ==========================================================
-``after_scoring``     True        segment each new latest run (about 30 s for 1M customers)
+``after_scoring``     ``task``    segment each new latest run: ``task`` in the background
+                                  worker (scoring is not slowed: about 30 s more for 1M
+                                  customers), ``inline`` in the scoring process right after
+                                  the run is stored, ``off`` (or False) never
 ``k_range``           (6, 10)     numbers of segments tried
 ``criterion``         ``bic``     ``bic`` or ``silhouette``
 ``cluster_traits``    ()          profile traits clustered on besides value (e.g. city_tier)
@@ -95,7 +98,7 @@ class SegmentationErrorCode(StrEnum):
 
 @dataclasses.dataclass(frozen=True)
 class StatisticalSettings:
-    after_scoring: bool = True
+    after_scoring: str | bool = "task"
     k_range: tuple[int, int] = (6, 10)
     criterion: str = SegmentationCriterion.BIC.value
     cluster_traits: tuple[str, ...] = ()
@@ -113,6 +116,10 @@ def statistical_settings() -> StatisticalSettings:
         raise ValidationFailed(SegmentationErrorCode.INVALID_SETTINGS,
                                f"Unknown GUANXI_SEGMENTS_STATISTICAL settings: "
                                f"{', '.join(sorted(unknown))}.")
+    if given.get("after_scoring", True) not in (True, False, "task", "inline", "off"):
+        raise ValidationFailed(SegmentationErrorCode.INVALID_SETTINGS,
+                               "GUANXI_SEGMENTS_STATISTICAL after_scoring is task, inline or "
+                               "off.")
     if "k_range" in given:
         given["k_range"] = tuple(given["k_range"])
     if "cluster_traits" in given:
@@ -560,7 +567,9 @@ def segmentation_after_scoring(*, run: ScoreRun) -> None:
     segments' snapshot).
     """
     cfg = statistical_settings()
-    if not cfg.after_scoring:
+    setting = cfg.after_scoring
+    mode = "task" if setting is True else "off" if setting is False else str(setting)
+    if mode == "off":
         return
     latest = latest_run()
     if latest is None or latest.pk != run.pk:
@@ -568,6 +577,11 @@ def segmentation_after_scoring(*, run: ScoreRun) -> None:
     buyers = CustomerScore.objects.filter(Q(run=run) & Q(frequency__gte=1)).count()
     if buyers < max(cfg.min_customers, 2 * cfg.k_range[1]):
         log.info("Statistical segmentation skipped: %d scored buyers", buyers)
+        return
+    if mode == "task":
+        segmentation_build_task.enqueue(
+            k_range=list(cfg.k_range), criterion=cfg.criterion,
+            cluster_traits=list(cfg.cluster_traits), seed=run.pk, run_id=run.pk)
         return
     try:
         segmentation_build(run=run, seed=run.pk)
@@ -594,11 +608,18 @@ def check_can_build(user: User) -> None:
 
 @task()
 def segmentation_build_task(*, k_range: list[int], criterion: str, cluster_traits: list[str],
-                            user_id: int | None = None, seed: int | None = None
-                            ) -> dict[str, Any]:
-    """``segmentation_build`` in the background worker (started by the API and the pages)."""
+                            user_id: int | None = None, seed: int | None = None,
+                            run_id: int | None = None) -> dict[str, Any]:
+    """``segmentation_build`` in the background worker (started by the API, the pages, and
+    after each scoring run for that run)."""
     user = User.objects.filter(pk=user_id).first() if user_id else None
-    segmentation = segmentation_build(k_range=(k_range[0], k_range[1]), criterion=criterion,
-                                      cluster_traits=cluster_traits, user=user, seed=seed)
+    run = None
+    if run_id is not None:
+        run = ScoreRun.objects.filter(pk=run_id, status=RunStatus.COMPLETE).first()
+        if run is None:  # replaced by a re-score before the worker got to it
+            return {"segmentation_id": None, "skipped": f"run {run_id} is gone"}
+    segmentation = segmentation_build(run=run, k_range=(k_range[0], k_range[1]),
+                                      criterion=criterion, cluster_traits=cluster_traits,
+                                      user=user, seed=seed)
     return {"segmentation_id": segmentation.pk, "n_segments": segmentation.n_segments,
             "n_customers": segmentation.n_customers}
