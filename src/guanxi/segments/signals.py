@@ -7,6 +7,7 @@ run; its old memberships go with the old run (cascade).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.dispatch import receiver
@@ -14,12 +15,19 @@ from django.dispatch import receiver
 from guanxi.value.models import ScoreRun
 from guanxi.value.signals import score_run_completed
 
+log = logging.getLogger(__name__)
+
 
 @receiver(score_run_completed, dispatch_uid="segments_snapshot")
 def write_segment_snapshot(sender: Any, *, run: ScoreRun, **kwargs: Any) -> None:
     from guanxi.segments.services import snapshot_write
 
-    snapshot_write(run=run)
+    try:
+        snapshot_write(run=run)
+    except Exception:
+        # The scores have committed: a broken rule must not make scoring look failed. The
+        # snapshot can be written again with ``guanxi segments snapshot``.
+        log.exception("Segment snapshot of scoring run %s failed", run.pk)
 
 
 @receiver(score_run_completed, dispatch_uid="segments_statistical")
