@@ -16,15 +16,22 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import IntegrityError, connection
 from django.test import override_settings
 
 from guanxi.accounts.models import User
-from guanxi.customers.models import Customer
+from guanxi.customers.models import Customer, CustomerEvent
 from guanxi.imports.errors import ImportFileError
 from guanxi.imports.models import ImportRun, ImportStatus
 from guanxi.imports.parsing import iso_datetime, parse_amount, parse_datetime, plain_amount
-from guanxi.imports.services import _DbTime, import_customers, import_orders
-from guanxi.sales.models import Order
+from guanxi.imports.services import (
+    _can_check_keys_per_chunk,
+    _check_keys,
+    _DbTime,
+    import_customers,
+    import_orders,
+)
+from guanxi.sales.models import Order, OrderLine
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -165,6 +172,9 @@ class TestOrderImportFastPaths:
         stored = Order.objects.filter(external_id__startswith="F").count()
         assert stored > 0
         assert stored % 100 == 0
+        # And their customer's last purchase was brought along before the import stopped
+        zhang = Customer.objects.get(external_ids__value="C001")
+        assert zhang.last_purchase_at == dt.datetime(2024, 5, 1, 10, tzinfo=SHANGHAI)
         # And the run is recorded as failed, and no reading thread is left behind
         run = ImportRun.objects.latest("pk")
         assert run.status == ImportStatus.FAILED
@@ -208,3 +218,94 @@ class TestOrderImportFastPaths:
         assert (real.created, real.customers_created, real.rejected) == (3, 2, 0)
         bob = Customer.objects.get(external_ids__value="NEW")
         assert sorted(bob.orders.values_list("external_id", flat=True)) == ["N1", "N3"]
+
+    @pytest.mark.usefixtures("known_customers")
+    def test_an_interrupted_import_run_again_repairs_the_last_purchases(
+            self, manager: User, tmp_path: Path) -> None:
+        # Given an import whose orders were stored but which was killed before it could move
+        # its customers' last purchases (they are moved once, at the end)
+        rows = [["订单号", "客户编号", "下单时间", "实付金额"],
+                ["K1", "C001", "2024-05-01 10:00", "5"],
+                ["K2", "C002", "2024-06-01 10:00", "5"],
+                ["K3", "C001", "2024-07-01 10:00", "-5"]]
+        path = write_csv(tmp_path / "orders.csv", rows)
+        import_orders(path=path, actor=manager, chunk_size=1)
+        Customer.objects.update(last_purchase_at=None)
+        # When the same file is imported again
+        again = import_orders(path=path, actor=manager, chunk_size=1)
+        # Then nothing is written twice, and the last purchases are right (the refund is none)
+        assert (again.unchanged, again.created) == (3, 0)
+        last = dict(Customer.objects.values_list("external_ids__value", "last_purchase_at"))
+        assert last == {"C001": dt.datetime(2024, 5, 1, 10, tzinfo=SHANGHAI),
+                        "C002": dt.datetime(2024, 6, 1, 10, tzinfo=SHANGHAI)}
+
+    @pytest.mark.usefixtures("known_customers")
+    def test_an_order_moved_back_by_a_later_chunk_moves_the_last_purchase_back(
+            self, manager: User, tmp_path: Path) -> None:
+        # Given a file that names order M1 twice, the second time (a later chunk) earlier
+        rows = [["订单号", "客户编号", "下单时间", "实付金额"],
+                ["M1", "C001", "2024-07-01 10:00", "5"],
+                ["M2", "C002", "2024-06-01 10:00", "5"],
+                ["M3", "C001", "2024-03-01 10:00", "5"],
+                ["M1", "C001", "2024-05-01 10:00", "5"]]
+        path = write_csv(tmp_path / "orders.csv", rows)
+        # When it is imported with --update, one row per chunk
+        result = import_orders(path=path, actor=manager, chunk_size=1, update=True)
+        # Then M1 is stored as the later row says, and so is the customer's last purchase
+        assert (result.created, result.updated) == (3, 1)
+        zhang = Customer.objects.get(external_ids__value="C001")
+        assert zhang.last_purchase_at == dt.datetime(2024, 5, 1, 10, tzinfo=SHANGHAI)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's foreign-key triggers")
+@pytest.mark.django_db
+class TestForeignKeysCheckedPerChunk:
+    """On PostgreSQL the order import checks foreign keys once per chunk, not per row."""
+
+    @pytest.fixture
+    def orders_file(self, manager: User, tmp_path: Path) -> Path:
+        import_customers(path=write_csv(tmp_path / "customers.csv", CUSTOMERS), actor=manager)
+        rows = [["订单号", "客户编号", "下单时间", "实付金额", "商品"]]
+        rows += [[f"P{i}", f"C00{1 + i % 2}", f"2024-05-0{1 + i % 9} 10:00", f"{i}.50",
+                  f"SKU-{i % 3}"] for i in range(10)]
+        return write_csv(tmp_path / "orders.csv", rows)
+
+    def test_the_fast_way_and_the_row_by_row_way_store_the_same(
+            self, manager: User, orders_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        # Given the test database's user may skip the per-row checks
+        assert _can_check_keys_per_chunk()
+        # When the file is imported the fast way, then (after deleting it all) row by row
+        def stored() -> list[tuple[object, ...]]:
+            return sorted(Order.objects.values_list(
+                "external_id", "customer__name", "placed_at", "total", "lines__product__sku",
+                "lines__amount"))
+        fast = import_orders(path=orders_file, actor=manager, chunk_size=4)
+        first = stored()
+        events_first = CustomerEvent.objects.filter(type="order_placed").count()
+        CustomerEvent.objects.filter(type="order_placed").delete()
+        OrderLine.objects.all().delete()
+        Order.objects.all().delete()
+        monkeypatch.setattr("guanxi.imports.services._can_check_keys_per_chunk", lambda: False)
+        slow = import_orders(path=orders_file, actor=manager, chunk_size=4)
+        # Then both stored the same orders, lines and events
+        assert (fast.created, slow.created) == (10, 10)
+        assert stored() == first
+        assert CustomerEvent.objects.filter(type="order_placed").count() == events_first == 10
+
+    def test_a_customer_that_no_longer_exists_fails_the_chunk(self) -> None:
+        # Given a customer id nobody has
+        missing = (Customer.objects.order_by("-pk").values_list("pk", flat=True).first()
+                   or 0) + 1000
+        # When the chunk's keys are checked, then it fails as a foreign key would
+        with pytest.raises(IntegrityError, match="no longer exist"):
+            _check_keys(Customer, {missing})
+
+    def test_a_trigger_on_the_order_tables_keeps_the_row_by_row_checks(self) -> None:
+        # Given someone added a trigger to the orders table (replica mode would skip it)
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE FUNCTION guanxi_test_noop() RETURNS trigger "
+                           "LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'")
+            cursor.execute("CREATE TRIGGER guanxi_test_noop BEFORE INSERT ON sales_order "
+                           "FOR EACH ROW EXECUTE FUNCTION guanxi_test_noop()")
+        # Then the import does not take the fast way (the test's transaction drops both)
+        assert not _can_check_keys_per_chunk()

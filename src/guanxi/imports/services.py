@@ -39,7 +39,7 @@ from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import DatabaseError, connection, models, transaction
+from django.db import DatabaseError, IntegrityError, connection, models, transaction
 from django.db.models import Max, OuterRef, Subquery
 
 from guanxi.accounts.models import User
@@ -208,6 +208,60 @@ def _allocate_ids(model: type[models.Model], count: int) -> list[int]:
         seq = cursor.fetchone()
         start = max(top, seq[0] if seq else 0) + 1
         return list(range(start, start + count))
+
+
+# The tables a new order writes: their foreign keys are checked once per chunk (see below).
+_ORDER_TABLES = (Order, OrderLine, CustomerEvent)
+
+
+def _can_check_keys_per_chunk() -> bool:
+    """May the order import check its foreign keys per chunk instead of per row (PostgreSQL)?
+
+    PostgreSQL checks a foreign key with a trigger per inserted row: for an order, its line
+    and its event that is four lookups and row locks, which cost the server more than the
+    rows themselves (1.6 of 3.6 CPU seconds per 100,000 orders). With
+    ``session_replication_role = replica`` the COPYs skip those triggers, and
+    ``_check_keys`` does their work for the whole chunk at once: every referenced row must
+    exist, and is locked ``FOR KEY SHARE`` (as each trigger would) until the chunk commits,
+    so nobody can delete it meanwhile. Lines refer to the orders the same statement batch
+    has just written.
+
+    Setting that role needs a superuser, or (PostgreSQL 15+) ``GRANT SET ON PARAMETER
+    session_replication_role`` to guanxi's database user. It also skips every other trigger,
+    so the fast way is only taken when the tables have none (guanxi defines none); otherwise
+    the rows are checked one by one as usual. The result is the same either way.
+    """
+    if connection.vendor != "postgresql":
+        return False
+    tables = [m._meta.db_table for m in _ORDER_TABLES]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('is_superuser') = 'on'")
+        allowed = bool(cursor.fetchone()[0])
+        # has_parameter_privilege came with PostgreSQL 15 (pg_version: the PostgreSQL wrapper's).
+        if not allowed and connection.pg_version >= 150000:  # type: ignore[attr-defined]
+            cursor.execute("SELECT has_parameter_privilege('session_replication_role', 'SET')")
+            allowed = bool(cursor.fetchone()[0])
+        if not allowed:
+            return False
+        cursor.execute("SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal "
+                       "AND tgrelid = ANY(%s::regclass[])", [tables])
+        return bool(cursor.fetchone()[0] == 0)
+
+
+def _check_keys(model: type[models.Model], ids: set[int]) -> None:
+    """The foreign-key check for a set of rows at once: each must exist; each stays locked
+    ``FOR KEY SHARE`` until the transaction ends (see ``_can_check_keys_per_chunk``)."""
+    if not ids:
+        return
+    table = connection.ops.quote_name(model._meta.db_table)
+    pk = connection.ops.quote_name(model._meta.pk.column)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {pk} = ANY(%s) "
+                       "FOR KEY SHARE) AS r", [sorted(ids)])
+        found = cursor.fetchone()[0]
+    if found != len(ids):
+        raise IntegrityError(f"{len(ids) - found} of the {model._meta.verbose_name_plural} "
+                             "this chunk refers to no longer exist (deleted meanwhile?)")
 
 
 # --- shared row helpers ----------------------------------------------------------------------
@@ -725,6 +779,7 @@ class _OrderImport(_Import):
         self._customers: dict[str, int] = {}  # customer number -> id, as looked up
         # customer id -> their newest purchase seen by this import (naive UTC), not yet stored
         self._pending_last: dict[int, dt.datetime] = {}
+        self._keys_per_chunk: bool | None = None  # see ``_can_check_keys_per_chunk``
 
     @property
     def db_time(self) -> _DbTime:
@@ -1151,11 +1206,24 @@ class _OrderImport(_Import):
             event_items.append((cid, oid, ext, at, total, currency, status == refunded))
             created += len(order.rows)
         self.result.created += created
+        if self._keys_per_chunk is None:
+            self._keys_per_chunk = _can_check_keys_per_chunk()
+        if self._keys_per_chunk:
+            _check_keys(Customer, {row[2] for row in order_rows})
+            _check_keys(Product, {row[1] for row in line_rows if row[1] is not None})
+            if self.actor is not None:
+                _check_keys(User, {self.actor.pk})
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL session_replication_role = replica")
         _insert(Order, ["id", "external_id", "customer", "placed_at", "channel", "status",
                         "total", "currency"], order_rows)
         _insert(OrderLine, ["order", "product", "quantity", "amount"], line_rows)
         _insert(CustomerEvent, ["customer", "type", "occurred_at", "actor", "data"],
                 self._event_rows(event_items))
+        if self._keys_per_chunk:
+            with connection.cursor() as cursor:
+                # Back to checking row by row for everything else in the chunk's transaction.
+                cursor.execute("SET LOCAL session_replication_role = DEFAULT")
 
     def write_changed(self, changed: list[tuple[int, _Order, bool]],
                       customer_ids: dict[str, int], products: dict[str, int]) -> None:
