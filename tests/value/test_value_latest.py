@@ -93,3 +93,12 @@ def test_listeners_hear_about_a_complete_run_after_it_committed(
     finally:
         score_run_completed.disconnect(listener)
     assert heard == [(run.pk, True)]
+
+
+def test_deleting_a_customer_deletes_their_scores(shop: Shop, frozen: None) -> None:
+    # The scores have no foreign-key constraint in the database (it made writes slow):
+    # Django's cascade must still take them away with the customer.
+    services.score_all(as_of=AS_OF)
+    Customer.objects.filter(pk=shop.regular.pk).delete()
+    assert not CustomerScore.objects.filter(customer_id=shop.regular.pk).exists()
+    assert not CustomerValue.objects.filter(customer_id=shop.regular.pk).exists()

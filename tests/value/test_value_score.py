@@ -218,3 +218,34 @@ def test_guanxi_score_cli_prints_a_json_summary(shop: Shop, frozen: None) -> Non
     assert summary["customers"] == Customer.objects.count()
     assert summary["stages"]["prospect"] >= 1
     assert set(summary["timings"]) >= {"read", "summarize", "fit", "score", "write", "swap"}
+
+
+def test_the_packed_read_equals_the_grouped_read(shop: Shop, frozen: None) -> None:
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the packed read is PostgreSQL's")
+    import datetime as dt_
+    from zoneinfo import ZoneInfo
+
+    from guanxi.core import clock
+    from guanxi.sales.models import Order
+
+    # Given orders at awkward times: just before and after local midnight, the same day twice
+    order_create(actor=None, customer=shop.prospect, placed_at=at(AS_OF, 23, 59),
+                 total=Decimal("0.10"))
+    order_create(actor=None, customer=shop.prospect, placed_at=at(AS_OF, 0, 0),
+                 total=Decimal("0.20"))
+    order_create(actor=None, customer=shop.prospect, placed_at=at(AS_OF - dt_.timedelta(1), 23),
+                 total=Decimal("12345678.91"))
+    # When the purchase days are read both ways
+    placeholders, statuses = selectors._not_purchase_sql()
+    table = connection.ops.quote_name(Order._meta.db_table)
+    end = clock.start_of_day(AS_OF + dt_.timedelta(days=1))
+    grouped = selectors._purchase_days_postgres(table, placeholders, statuses, end,
+                                                ZoneInfo("Asia/Shanghai"), None)
+    packed = selectors._purchase_days_postgres_packed(table, placeholders, statuses, end, 480,
+                                                      None, step=100)
+    # Then they agree exactly
+    for name in ("customer", "day", "amount", "last_epoch", "first_epoch"):
+        assert getattr(packed, name).tolist() == getattr(grouped, name).tolist(), name

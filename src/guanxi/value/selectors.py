@@ -86,9 +86,12 @@ def purchase_days(*, as_of: dt.date, chunk_size: int = 50_000,
     end = clock.start_of_day(as_of + dt.timedelta(days=1))
     placeholders, statuses = _not_purchase_sql()
     orders = _table(Order)
-    if connection.vendor == "postgresql":
-        return _purchase_days_postgres(orders, placeholders, statuses, end, tz, progress)
     offset = _fixed_utc_offset_minutes(tz, as_of)
+    if connection.vendor == "postgresql":
+        if offset is not None:
+            return _purchase_days_postgres_packed(orders, placeholders, statuses, end, offset,
+                                                  progress)
+        return _purchase_days_postgres(orders, placeholders, statuses, end, tz, progress)
     if offset is not None:
         # SQLite keeps UTC text. Shifting the Julian day by the zone's constant offset and
         # truncating gives the local day number, with plain arithmetic (several times faster
@@ -181,6 +184,70 @@ def _purchase_days_postgres(orders: str, placeholders: str, statuses: list[str],
         amount=rec["amount"].astype(np.float64),
         last_epoch=rec["last_epoch"].astype(np.int64),
         first_epoch=rec["first_epoch"].astype(np.int64),
+    )
+
+
+# One order as ``_purchase_days_postgres_packed`` receives it: customer id, the timestamptz's
+# own binary form (microseconds since 2000-01-01 UTC) and the total as a float8.
+_ORDER_RECORD = np.dtype([("customer", ">i8"), ("micros", ">i8"), ("total", ">f8")])
+_PG_EPOCH_SECONDS = 946_684_800  # 2000-01-01T00:00:00Z
+
+
+def _purchase_days_postgres_packed(orders: str, placeholders: str, statuses: list[str],
+                                   end: dt.datetime, offset_minutes: int,
+                                   progress: Progress | None,
+                                   step: int = 1_000_000) -> PurchaseDays:
+    """The orders, packed, then collapsed to customer-days in numpy (no GROUP BY).
+
+    For a zone with a fixed UTC offset (Asia/Shanghai), the local day is plain arithmetic on
+    the instant, so the database only has to hand over (customer, instant, total) per order.
+    Each range of a million order ids comes back as *one* bytea of fixed-width records
+    (``string_agg`` of the binary send functions): COPY or a cursor would cost one protocol
+    message — and a Python call — per row, which was most of the reading time. The sums are
+    taken in whole cents (exact), so they equal the database's ``SUM(total)``.
+    """
+    blocks: list[npt.NDArray[Any]] = []
+    record = ("int8send(customer_id::int8) || timestamptz_send(placed_at)"
+              " || float8send(total::float8)")
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT min(id), max(id) FROM {orders}")
+        lo, hi = cursor.fetchone()
+        start = int(lo or 0)
+        done = 0
+        while lo is not None and start <= int(hi):
+            cursor.execute(
+                f"SELECT string_agg({record}, ''::bytea) FROM {orders} WHERE id >= %s"
+                f" AND id < %s AND placed_at < %s AND status NOT IN ({placeholders})",
+                [start, start + step, end, *statuses])
+            payload = cursor.fetchone()[0]
+            if payload:
+                block = np.frombuffer(bytes(payload), dtype=_ORDER_RECORD)
+                blocks.append(block)
+                done += len(block)
+                if progress:
+                    progress("read", done, 0)
+            start += step
+    rec = np.concatenate(blocks) if blocks else np.empty(0, dtype=_ORDER_RECORD)
+    customer = rec["customer"].astype(np.int64)
+    epoch = rec["micros"].astype(np.int64) // 1_000_000 + _PG_EPOCH_SECONDS
+    cents = np.rint(rec["total"].astype(np.float64) * 100).astype(np.int64)
+    del rec, blocks
+    local_day = (epoch + offset_minutes * 60) // 86_400
+    # One sort key: customer ids stay far below 2**42, days below 2**21.
+    order = np.argsort(customer * (1 << 21) + local_day)
+    customer, local_day, epoch, cents = (customer[order], local_day[order], epoch[order],
+                                         cents[order])
+    if not len(customer):
+        return PurchaseDays(customer=customer, day=local_day.astype("datetime64[D]"),
+                            amount=np.empty(0), last_epoch=epoch, first_epoch=epoch)
+    starts = np.flatnonzero(np.r_[True, (customer[1:] != customer[:-1])
+                                  | (local_day[1:] != local_day[:-1])])
+    return PurchaseDays(
+        customer=customer[starts],
+        day=local_day[starts].astype("datetime64[D]"),
+        amount=np.add.reduceat(cents, starts) / 100.0,
+        last_epoch=np.maximum.reduceat(epoch, starts),
+        first_epoch=np.minimum.reduceat(epoch, starts),
     )
 
 
