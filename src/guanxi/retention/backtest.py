@@ -28,7 +28,7 @@ import numpy.typing as npt
 
 from guanxi.analytics import BGNBD, summarize_transactions
 from guanxi.analytics.errors import AnalyticsError, ConvergenceWarning
-from guanxi.analytics.rhythm import REASON_LATE, RhythmModel
+from guanxi.analytics.rhythm import RhythmModel
 from guanxi.core.errors import ValidationFailed
 from guanxi.retention.conf import RetentionSettings
 from guanxi.retention.errors import RetentionErrorCode
@@ -109,7 +109,7 @@ def backtest_transactions(customer: npt.ArrayLike, day: npt.ArrayLike, amount: n
     budget = np.zeros(since.size, dtype=bool)
     budget[order[:k]] = True
     budget_days = int(since[order[k - 1]]) if k else None
-    late_only = result.reason == REASON_LATE
+    p_alive_only = np.nan_to_num(p_alive[population], nan=1.0) < cfg.p_alive_threshold
     return {
         "as_of": as_of.isoformat(),
         "horizon_days": horizon_days,
@@ -126,8 +126,8 @@ def backtest_transactions(customer: npt.ArrayLike, day: npt.ArrayLike, amount: n
                                      f"{cfg.max_lateness:g} late thresholds (what the daily "
                                      f"run raises)",
                              **_metrics(early, churned, value)},
-            "rhythm_late_only": {"rule": "late beyond the own rhythm (without the P(alive) rule)",
-                                 **_metrics(late_only, churned, value)},
+            "p_alive_only": {"rule": f"P(alive) < {cfg.p_alive_threshold} alone (BG/NBD)",
+                             **_metrics(p_alive_only, churned, value)},
             f"flat_{flat_days}": {"rule": f"more than {flat_days} days since the last purchase",
                                   **_metrics(since > flat_days, churned, value)},
             "flat_same_budget": {"rule": f"the {k} longest silences (more than "
