@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 import time_machine
-from segrule_story import NOW, Shop, july, june
+from segrule_story import JUNE, NOW, Shop, july, june
 
 from guanxi.accounts.models import User
 from guanxi.core.errors import ValidationFailed
 from guanxi.customers.models import Customer
 from guanxi.segments.rules import compile_rule, describe_rule, validate_rule
 from guanxi.segments.selectors import segment_preview
+from guanxi.value.models import ScoreRun
 
 pytestmark = pytest.mark.django_db
 
@@ -172,3 +173,32 @@ def test_preview_counts_what_the_person_may_see(shop: Shop, admin: User, rep1: U
     # And Wang only 刘洋
     assert segment_preview(definition=rule, user=rep2).size == 1
     assert dt.date.today()  # time is frozen, nothing else
+
+
+@pytest.mark.parametrize("rule", [
+    cond("spent", "gt", 1000),
+    cond("spent", "gt", 1000, period={"days": 30}),
+    cond("spent", "lt", 100, period={"days": 365}),
+    cond("spent", "between", [0, 300]),
+    cond("orders", "gte", 2, period={"days": 365}),
+    cond("orders", "eq", 0, period={"days": 90}),
+    cond("orders", "lte", 1, period={"days": 180}),
+    {"not": cond("orders", "gt", 2)},
+])
+def test_order_totals_of_the_latest_run_give_the_same_answer(shop: Shop, rule: Any) -> None:
+    # Given the per-customer order totals written for July's run (the latest)
+    from guanxi.segments.models import OrderStats
+    from guanxi.segments.services import order_stats_refresh
+
+    june(shop)
+    july_run = july(shop)
+    assert order_stats_refresh(run=july_run) == 4  # 陈静 never bought
+    assert OrderStats.objects.get(customer=shop.zhangwei).spent_all == 300  # the refund is not
+    # Then a rule read from them selects what summing the orders up to July's end selects
+    q = compile_rule(rule, today=july_run.as_of)
+    assert "segments_orderstats" in str(Customer.objects.filter(q).query)
+    assert names(rule, today=july_run.as_of) == names(rule, today=july_run.as_of,
+                                                      order_stats=False)
+    # And a snapshot of June (not the stats' run) sums the orders
+    june_q = compile_rule(rule, run=ScoreRun.objects.get(as_of=JUNE))
+    assert "segments_orderstats" not in str(Customer.objects.filter(june_q).query)

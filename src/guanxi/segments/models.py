@@ -164,3 +164,42 @@ class SegmentMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} in {self.segment_id} @ run {self.run_id}"
+
+
+# The order-history windows kept per customer in ``OrderStats`` (days before the run's date).
+ORDER_WINDOWS = (30, 90, 180, 365)
+
+
+class OrderStats(models.Model):
+    """Per customer, purchases (count and amount) in the last 30/90/180/365 days and ever.
+
+    Refreshed from the orders for every score run that becomes the latest (one grouped
+    ``INSERT ... SELECT``), so "spent more than 5,000 in the last 365 days" is a lookup in a
+    one-row-per-customer table instead of summing ten million orders on every count. Windows end
+    with the run's date; other periods are summed from the orders. A customer with no purchases
+    has no row (zero).
+    """
+
+    customer = models.OneToOneField(Customer, primary_key=True, on_delete=models.CASCADE,
+                                    related_name="order_stats")
+    # The run whose date the windows end with; the rows go when that run is replaced. No index:
+    # every row has the same run (the table is rewritten whole).
+    run = models.ForeignKey(ScoreRun, on_delete=models.CASCADE, related_name="+",
+                            db_index=False)
+    spent_30 = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+    spent_90 = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+    spent_180 = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+    spent_365 = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+    spent_all = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+    orders_30 = models.PositiveIntegerField(default=0)
+    orders_90 = models.PositiveIntegerField(default=0)
+    orders_180 = models.PositiveIntegerField(default=0)
+    orders_365 = models.PositiveIntegerField(default=0)
+    orders_all = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("order statistics")
+        verbose_name_plural = _("order statistics")
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} @ run {self.run_id}"

@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.utils.translation import gettext_lazy as _
 
 from guanxi.core import clock
@@ -50,6 +50,7 @@ from guanxi.customers.models import (
 )
 from guanxi.sales.models import NOT_A_PURCHASE, Order, OrderLine
 from guanxi.segments.errors import SegmentErrorCode
+from guanxi.segments.models import ORDER_WINDOWS, OrderStats
 from guanxi.value.models import CustomerScore, ScoreRun
 
 __all__ = ["FIELDS", "MAX_CONDITIONS", "FieldSpec", "compile_rule", "describe_rule",
@@ -138,10 +139,25 @@ FIELDS: dict[str, FieldSpec] = {spec.name: spec for spec in (
 
 
 class _Context:
-    def __init__(self, *, today: dt.date, run: ScoreRun | None) -> None:
+    def __init__(self, *, today: dt.date, run: ScoreRun | None, order_stats: bool) -> None:
         self.today = today
         self.run = run
         self.conditions = 0
+        self.order_stats = order_stats
+        self._stats_run_id: int | bool | None = False  # False: not looked up yet
+
+    @property
+    def stats_run_id(self) -> int | None:
+        """The run ``OrderStats`` were computed for, when they serve this evaluation."""
+        if self._stats_run_id is False:
+            found = None
+            if self.order_stats:
+                found = OrderStats.objects.values_list("run_id", flat=True).first()
+                if self.run is not None and found != self.run.pk:
+                    found = None
+            self._stats_run_id = found
+        assert self._stats_run_id is not True
+        return self._stats_run_id
 
 
 def _fail(path: str, message: str) -> ValidationFailed:
@@ -155,19 +171,22 @@ def _join(path: str, key: str) -> str:
 
 
 def compile_rule(definition: Any, *, today: dt.date | None = None,
-                 run: ScoreRun | None = None) -> Q:
+                 run: ScoreRun | None = None, order_stats: bool = True) -> Q:
     """Validate ``definition`` and return the ``Q`` that selects its customers.
 
     ``run``: read values from that run's snapshot instead of the latest scores; ``today``
-    (default: today in the company time zone) anchors relative dates.
+    (default: today in the company time zone) anchors relative dates. Order-history conditions
+    over all time or the last 30/90/180/365 days read the per-customer totals of the latest
+    scoring run (``OrderStats``, as of that run's date) when they exist, unless ``order_stats``
+    is false; other periods sum the orders.
     """
-    ctx = _Context(today=today or clock.today(), run=run)
+    ctx = _Context(today=today or clock.today(), run=run, order_stats=order_stats)
     return _node(definition, "", ctx, depth=0)
 
 
 def validate_rule(definition: Any) -> None:
-    """Raise ``ValidationFailed`` naming the first bad node; compiles nothing into SQL."""
-    compile_rule(definition)
+    """Raise ``ValidationFailed`` naming the first bad node; runs no query."""
+    compile_rule(definition, order_stats=False)
 
 
 def _node(node: Any, path: str, ctx: _Context, *, depth: int) -> Q:
@@ -517,16 +536,44 @@ def _compile_aggregate(spec: FieldSpec, op: str, value: Any, path: str, node: di
         "eq": low == 0, "gt": low < 0, "gte": low <= 0, "lt": low > 0, "lte": low >= 0,
         "between": low <= 0 <= high,
     }[op]
-    aggregate = Sum("total") if spec.name == "spent" else Count("id")
-    orders = (Order.objects.filter(_purchases(node, path, ctx)).order_by()
-              .values("customer_id").annotate(agg=aggregate))
     having = {
         "eq": Q(agg=low), "gt": Q(agg__gt=low), "gte": Q(agg__gte=low), "lt": Q(agg__lt=low),
         "lte": Q(agg__lte=low), "between": Q(agg__gte=low, agg__lte=high),
     }[op]
+    spent = spec.name == "spent"
+    purchases = _purchases(node, path, ctx)  # validates the period too
+    window = _stats_window(node, ctx)
+    if window is not None:
+        # The per-customer totals of the latest run's date: a lookup, not a sum of all orders.
+        stats = OrderStats.objects.filter(run_id=ctx.stats_run_id).annotate(
+            agg=F(f"{'spent' if spent else 'orders'}_{window}")).values("customer_id")
+        if holds_at_zero:
+            return ~Q(pk__in=stats.filter(~having))
+        return Q(pk__in=stats.filter(having))
+    aggregate = Sum("total") if spent else Count("id")
+    orders = (Order.objects.filter(purchases).order_by()
+              .values("customer_id").annotate(agg=aggregate))
     if holds_at_zero:
         return ~Q(pk__in=orders.filter(~having).values("customer_id"))
     return Q(pk__in=orders.filter(having).values("customer_id"))
+
+
+def _stats_window(node: dict[str, Any], ctx: _Context) -> str | None:
+    """The ``OrderStats`` column suffix serving the condition's period, if any does.
+
+    Only when the stats end with the evaluated day: the latest run's date for a live count (the
+    same convention as dynamic segments: as of the latest scoring), the run's for a snapshot.
+    """
+    period = node.get("period")
+    if period is None:
+        window = "all"
+    elif set(period) == {"days"} and period["days"] in ORDER_WINDOWS:
+        window = str(period["days"])
+    else:
+        return None
+    if ctx.stats_run_id is None:
+        return None
+    return window
 
 
 def _compile_category(spec: FieldSpec, op: str, value: Any, path: str, node: dict[str, Any],

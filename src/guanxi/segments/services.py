@@ -6,6 +6,7 @@ in the database), never by loading customers into Python: a rule segment may hol
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,11 +18,20 @@ from guanxi.core import clock
 from guanxi.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from guanxi.customers.models import Customer
 from guanxi.customers.selectors import customers_visible
+from guanxi.sales.models import NOT_A_PURCHASE, Order
 from guanxi.segments.errors import SegmentErrorCode
-from guanxi.segments.models import Segment, SegmentKind, SegmentMember, SegmentMembership
+from guanxi.segments.models import (
+    ORDER_WINDOWS,
+    OrderStats,
+    Segment,
+    SegmentKind,
+    SegmentMember,
+    SegmentMembership,
+)
 from guanxi.segments.rules import compile_rule, validate_rule
 from guanxi.segments.selectors import can_create_segments, segment_customers
 from guanxi.value.models import ScoreRun
+from guanxi.value.selectors import latest_run
 
 MAX_NAME = 200
 
@@ -218,6 +228,37 @@ def segment_freeze(*, user: User, segment: Segment, name: str,
     return frozen
 
 
+def order_stats_refresh(*, run: ScoreRun) -> int:
+    """Rewrite ``OrderStats`` from the purchases up to the end of ``run``'s date.
+
+    One grouped ``INSERT ... SELECT`` over the orders; windows are whole days of the company's
+    time zone ending with the run's date (the same boundaries as the rules' periods).
+    Refunded and cancelled orders are not purchases. Returns the customers with purchases.
+    """
+    ops = connection.ops
+    q = ops.quote_name
+    end = clock.start_of_day(run.as_of + dt.timedelta(days=1))
+    starts = [clock.start_of_day(run.as_of - dt.timedelta(days=days)) for days in ORDER_WINDOWS]
+    columns = [f"spent_{d}" for d in ORDER_WINDOWS] + ["spent_all"] + [
+        f"orders_{d}" for d in ORDER_WINDOWS] + ["orders_all"]
+    sums = ["SUM(CASE WHEN placed_at >= %s THEN total ELSE 0 END)" for _ in ORDER_WINDOWS]
+    counts = ["SUM(CASE WHEN placed_at >= %s THEN 1 ELSE 0 END)" for _ in ORDER_WINDOWS]
+    statuses = [str(s) for s in NOT_A_PURCHASE]
+    sql = (
+        f"INSERT INTO {q(OrderStats._meta.db_table)} (customer_id, run_id, {', '.join(columns)})"
+        f" SELECT customer_id, %s, {', '.join(sums)}, SUM(total), {', '.join(counts)}, COUNT(*)"
+        f" FROM {q(Order._meta.db_table)}"
+        f" WHERE placed_at < %s AND status NOT IN ({', '.join(['%s'] * len(statuses))})"
+        f" GROUP BY customer_id"
+    )
+    times = [ops.adapt_datetimefield_value(t) for t in starts]
+    params = [run.pk, *times, *times, ops.adapt_datetimefield_value(end), *statuses]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {q(OrderStats._meta.db_table)}")
+        cursor.execute(sql, params)
+        return int(cursor.rowcount)
+
+
 def snapshot_write(*, run: ScoreRun) -> dict[int, int]:
     """Store the members of every active dynamic and static segment in ``run``'s snapshot.
 
@@ -225,6 +266,10 @@ def snapshot_write(*, run: ScoreRun) -> dict[int, int]:
     statistical build's). Rules read the run's own values and dates, so a re-scored past date
     gets that date's members. Returns {segment id: members}.
     """
+    latest = latest_run()
+    if latest is not None and latest.pk == run.pk:
+        # The rules' order-history windows read these; a past date sums the orders instead.
+        order_stats_refresh(run=run)
     table = connection.ops.quote_name(SegmentMembership._meta.db_table)
     columns = f"{table} (run_id, segment_id, probability, is_primary, customer_id)"
     counts: dict[int, int] = {}
