@@ -110,7 +110,7 @@ def _service_run(n: int) -> None:
 
     from guanxi.accounts.models import Role, User
     from guanxi.core import clock
-    from guanxi.insights.reports import prospects_rank
+    from guanxi.insights.reports import lookalike_model, prospects_rank, traits_report
     from guanxi.value.models import RunStatus, ScoreRun
 
     rng = np.random.default_rng(3)
@@ -157,10 +157,18 @@ def _service_run(n: int) -> None:
           f"{time.perf_counter() - t0:.1f} s")
     admin = User(username="bench", role=Role.ADMIN, is_superuser=True)
     t0 = time.perf_counter()
-    ranking = prospects_rank(user=admin, top_tiers=["vip"])
-    elapsed = time.perf_counter() - t0
-    print(f"  prospects_rank (read, learn, consent, score, rank) {elapsed:8.2f} s   "
+    model = lookalike_model(top_tiers=["vip"])
+    learn_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ranking = prospects_rank(user=admin, top_tiers=["vip"], model=model)
+    rank_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    traits_report(user=admin, top_tiers=["vip"])
+    traits_s = time.perf_counter() - t0
+    print(f"  learn from {n:,} buyers (read + fit)           {learn_s:8.2f} s")
+    print(f"  rank {n:,} prospects (read, consent, score)  {rank_s:8.2f} s   "
           f"ranked {len(ranking.ids):,}, excluded {ranking.excluded_counts}")
+    print(f"  traits report (with first orders)            {traits_s:8.2f} s")
 
 
 def main() -> None:

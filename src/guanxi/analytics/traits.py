@@ -93,6 +93,11 @@ class TraitScores:
 
 
 def _as_levels(name: str, values: Sequence[Any] | npt.NDArray[Any], n: int | None) -> StrArray:
+    if isinstance(values, np.ndarray) and values.dtype.kind == "U" and values.ndim == 1:
+        # Already strings (the fast path: no str() per value).
+        if n is not None and len(values) != n:
+            raise InvalidInputError(f"Trait {name!r} has {len(values)} values for {n} customers.")
+        return np.where(values == "", UNKNOWN_LEVEL, values)
     array = np.asarray(values, dtype=object)
     if array.ndim != 1:
         raise InvalidInputError(f"Trait {name!r} must be one value per customer.")
@@ -229,6 +234,13 @@ class TraitsModel:
             raise InvalidInputError("Every trait must have one value per customer.")
         return lengths.pop() if lengths else 0
 
+    def _normalized(self, traits: Mapping[str, Any], n: int) -> dict[str, Any]:
+        """Every trait converted once: categorical to str arrays, numeric to floats."""
+        out: dict[str, Any] = {name: _as_levels(name, traits[name], n)
+                               for name in self.categorical}
+        out.update({name: _as_numeric(name, traits[name], n) for name in self.numeric})
+        return out
+
     def _codes(self, name: str, values: StrArray) -> IntArray:
         """Index of each value in ``levels_[name]``; unknown levels map to "other" or -1."""
         levels = self.levels_[name]
@@ -313,6 +325,7 @@ class TraitsModel:
                 f"(got {n} customers, {n_top} top-tier).")
         if not 0 < self.holdout_share < 1:
             raise InvalidInputError("holdout_share must be between 0 and 1.")
+        traits = self._normalized(traits, n)
         self._learn_encoding(traits, n)
         X = self._design(traits, n)
 
@@ -420,6 +433,7 @@ class TraitsModel:
         """
         self._check_fitted()
         n = self._check_traits(traits)
+        traits = self._normalized(traits, n)
         k = len(self.features)
         contrib = np.zeros((n, k), dtype=np.float64)
         level_of = np.empty((n, k), dtype=object)

@@ -43,6 +43,8 @@ from guanxi.insights.cities import CITY_TIER_LABELS, CityTier
 from guanxi.insights.errors import InsightsErrorCode
 from guanxi.insights.models import KeyAccountPlan
 
+TIER = "value__value_tier"
+
 #: The seed every report uses for its held-out split: the same data give the same report.
 SEED = 20240101
 
@@ -169,9 +171,9 @@ def traits_report(*, user: User, top_tiers: Sequence[str] = selectors.DEFAULT_TO
     """Which acquisition traits distinguish the best customers (aggregates only)."""
     selectors.require_aggregates(user)
     tiers = _check_tiers(top_tiers)
-    frame = selectors.profile_traits(selectors.buyers_with_tiers())
+    frame = selectors.profile_traits(selectors.buyers_with_tiers(), extra=(TIER,))
     frame.columns.update(selectors.first_order_traits(frame.ids))
-    top = np.isin(selectors.tiers_of(frame.ids), tiers)
+    top = np.isin(frame.columns.pop(TIER), tiers)
     model = _fit(frame, top, categorical=selectors.PROFILE_TRAITS
                  + selectors.FIRST_ORDER_CATEGORICAL, numeric=selectors.FIRST_ORDER_NUMERIC)
     label = tiers_label(tiers)
@@ -255,17 +257,26 @@ def exclusion_label(reason: str) -> str:
     }.get(reason, reason)
 
 
-def prospects_rank(*, user: User, top_tiers: Sequence[str] = selectors.DEFAULT_TOP_TIERS
-                   ) -> ProspectRanking:
+def lookalike_model(*, top_tiers: Sequence[str] = selectors.DEFAULT_TOP_TIERS
+                    ) -> TraitsModel:
+    """The model that scores prospects: learnt from every scored buyer, profile traits only."""
+    tiers = _check_tiers(top_tiers)
+    learners = selectors.profile_traits(selectors.buyers_with_tiers(), extra=(TIER,))
+    top = np.isin(learners.columns.pop(TIER), tiers)
+    return _fit(learners, top, categorical=selectors.PROFILE_TRAITS)
+
+
+def prospects_rank(*, user: User, top_tiers: Sequence[str] = selectors.DEFAULT_TOP_TIERS,
+                   model: TraitsModel | None = None) -> ProspectRanking:
     """Rank the prospects ``user`` may see by resemblance to the best customers.
 
-    The model learns from every scored buyer (company-wide, profile traits only); the ranking
-    covers the user's own prospects, and only those with a lawful basis (see module doc).
+    The model (``lookalike_model``, fitted here unless given) learns from every scored buyer,
+    company-wide; the ranking covers the user's own prospects, and only those with a lawful
+    basis (see module doc).
     """
     tiers = _check_tiers(top_tiers)
-    learners = selectors.profile_traits(selectors.buyers_with_tiers())
-    top = np.isin(selectors.tiers_of(learners.ids), tiers)
-    model = _fit(learners, top, categorical=selectors.PROFILE_TRAITS)
+    if model is None:
+        model = lookalike_model(top_tiers=tiers)
     prospects = selectors.profile_traits(selectors.prospects_visible(user=user))
     consent = selectors.consent_state(prospects.ids)
     reason = np.full(len(prospects), "", dtype=object)
