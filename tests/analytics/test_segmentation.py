@@ -8,6 +8,7 @@ import pytest
 from guanxi.analytics.errors import InvalidInputError, NotFittedError, NotIdentifiableError
 from guanxi.analytics.segmentation import (
     SegmentationData,
+    SegmentDescription,
     TraitLift,
     ValueSegmentation,
     suggested_name,
@@ -134,8 +135,39 @@ def test_the_description_reads_like_the_planted_segments() -> None:
     assert all(len(d.typical_rfm) == 3 for d in described)
     # unknown trait values ("") are never reported as a trait
     assert all(t.value != "" for d in described for t in d.traits)
-    # names are distinct within a run
+    # names are distinct within a run, and say what they are made of
     assert len({d.suggested_name for d in described}) == len(described)
+    for d in described:
+        name = suggested_name(d.value_level, d.behaviour, d.name_trait, phrases)
+        assert d.suggested_name == (f"{name} ({d.name_number})" if d.name_number else name)
+
+
+def test_two_segments_that_would_share_a_name_are_told_apart_by_their_next_trait() -> None:
+    # Given two top-value regular segments whose leading trait is the same city tier
+    from guanxi.analytics.segmentation import _disambiguate
+
+    tier = TraitLift("city_tier", "1", .8, .25, 3.2)
+    lifts = [[tier, TraitLift("source", "store", .6, .3, 2.0)],
+             [tier, TraitLift("source", "web", .6, .3, 2.0)],
+             [tier]]
+
+    def described(i: int) -> SegmentDescription:
+        return SegmentDescription(
+            index=i, size=10, share=.1, equity_share=.1, mean_clv=1.0, median_frequency=9,
+            median_recency_days=5, mean_p_alive=.9, typical_rfm="", value_level="top",
+            behaviour="regulars", traits=tuple(lifts[i]),
+            suggested_name=suggested_name("top", "regulars", tier), profile={}, centroid={},
+            name_trait=tier)
+
+    out = [described(i) for i in range(3)]
+    # When the names of the run are made distinct
+    _disambiguate(out, lifts, None)
+    # Then the second takes its next trait, the third (with no other trait) a number
+    assert [d.suggested_name for d in out] == [
+        "top-value regulars, city_tier 1", "top-value regulars, source web",
+        "top-value regulars, city_tier 1 (2)"]
+    assert out[1].name_trait == lifts[1][1]
+    assert (out[2].name_trait, out[2].name_number) == (tier, 2)
 
 
 def test_traits_can_take_part_in_the_clustering() -> None:

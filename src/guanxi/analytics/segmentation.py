@@ -184,6 +184,10 @@ class SegmentDescription:
     suggested_name: str
     profile: dict[str, float]    # feature -> segment mean in standard units (z)
     centroid: dict[str, float]   # feature -> segment mean in feature units (for match)
+    # What the suggested name is made of, to say it in another language: the trait named
+    # (None: no trait) and the number added when two segments would share a name (0: none).
+    name_trait: TraitLift | None = None
+    name_number: int = 0
 
 
 _VALUE_WORDS: Final[dict[str, str]] = {
@@ -529,6 +533,7 @@ class ValueSegmentation:
                 typical_rfm=rfm_text[s], value_level=level, behaviour=behaviour,
                 traits=tuple(lifts[s]),
                 suggested_name=suggested_name(level, behaviour, top, trait_phrases),
+                name_trait=top,
                 profile={name: float(z[s, j]) for j, name in enumerate(self.feature_names_)},
                 centroid={name: float(self.centroids_[s, j])
                           for j, name in enumerate(self.feature_names_)},
@@ -607,21 +612,17 @@ def _disambiguate(out: list[SegmentDescription], lifts: list[list[TraitLift]],
     number, so every suggested name in a run is distinct (and still derived from facts)."""
     seen: set[str] = set()
     for i, desc in enumerate(out):
-        name = desc.suggested_name
+        name, trait_used, number = desc.suggested_name, desc.name_trait, 0
         if name in seen:
             for trait in lifts[i][1:]:
                 candidate = suggested_name(desc.value_level, desc.behaviour, trait, trait_phrases)
                 if candidate not in seen:
-                    name = candidate
+                    name, trait_used = candidate, trait
                     break
-            number = 2
             base = name
             while name in seen:
+                number = number + 1 if number else 2
                 name = f"{base} ({number})"
-                number += 1
-            out[i] = _replace_name(desc, name)
+            out[i] = replace(desc, suggested_name=name, name_trait=trait_used,
+                             name_number=number)
         seen.add(name)
-
-
-def _replace_name(desc: SegmentDescription, name: str) -> SegmentDescription:
-    return replace(desc, suggested_name=name)

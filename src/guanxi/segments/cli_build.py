@@ -114,7 +114,7 @@ def _build(*, k: str, criterion: CriterionOption, traits: str, as_of: str | None
                             ("RFM", "left"), ("stands out", "left")):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]  # rich's Literal
     for s in summary["segments"]:
-        standout = "; ".join(f"{t['trait']} {t['value']} ×{t['lift']:.1f}"
+        standout = "; ".join(f"{t['phrase']} ×{t['lift']:.1f}"
                              for t in s["traits"] or [])
         table.add_row(str(s["id"]), s["name"], f"{s['size']:,}", f"{s['share']:.1%}",
                       f"{s['equity_share']:.1%}", f"{s['mean_clv']:,.0f}",

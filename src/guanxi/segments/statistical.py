@@ -411,9 +411,9 @@ def _profile(desc: SegmentDescription) -> dict[str, Any]:
         "z": desc.profile,
         "name_parts": {
             "value_level": desc.value_level, "behaviour": desc.behaviour,
-            "trait": [desc.traits[0].trait, desc.traits[0].value] if desc.traits else None,
-            "suffix": desc.suggested_name.rsplit(" ", 1)[-1]
-            if desc.suggested_name.endswith(")") else "",
+            "trait": [desc.name_trait.trait, desc.name_trait.value] if desc.name_trait
+            else None,
+            "suffix": f"({desc.name_number})" if desc.name_number else "",
         },
     }
 
@@ -552,7 +552,9 @@ def segmentation_summary(segmentation: Segmentation) -> dict[str, Any]:
             "suggested_name": s.suggested_name, "renamed": s.renamed,
             **{key: (s.profile or {}).get(key) for key in (
                 "size", "share", "equity_share", "mean_clv", "median_frequency",
-                "median_recency_days", "mean_p_alive", "typical_rfm", "traits")},
+                "median_recency_days", "mean_p_alive", "typical_rfm")},
+            "traits": [{**t, "phrase": trait_phrase(t["trait"], t["value"])}
+                       for t in (s.profile or {}).get("traits", [])],
         } for s in rows],
     }
 
