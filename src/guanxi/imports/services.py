@@ -990,9 +990,12 @@ class _OrderImport(_Import):
         what differs.
         """
         _pk, _ext, s_cid, s_placed, s_status, s_total, s_currency, s_channel = s
+        final = order.final_status
+        # A status counts when the file gives one or the total makes the order a refund;
+        # otherwise the stored one stands.
         if (s_cid != cid or s_currency != order.currency
                 or (order.channel or s_channel) != s_channel
-                or ((order.status or order.total < 0) and order.final_status != s_status)):
+                or (final != s_status and (order.status or final == OrderStatus.REFUNDED))):
             return False
         # The same text is the same time. Otherwise compared as naive UTC (the stored text may
         # write fractions of a second otherwise): Python never finds an ambiguous wall-clock
@@ -1000,7 +1003,7 @@ class _OrderImport(_Import):
         if s_placed != order.db_at and (
                 _stored_datetime(s_placed).astimezone(dt.UTC).replace(tzinfo=None) != order.utc):
             return False
-        if _decimal(s_total) != order.total:
+        if Decimal(s_total) != order.total:  # SQLite's as text, PostgreSQL's a Decimal
             return False
         if len(order.lines) == 1 == len(s_lines):
             product, quantity, amount = order.lines[0]
