@@ -176,15 +176,35 @@ def score_changed_events_bulk(*, changes: Iterable[tuple[int, str, str, str, str
 
 def churn_alerts_raised_events_bulk(
     *, alerts: Iterable[tuple[int, str, dict[str, Any], str]], occurred_at: dt.datetime,
-    batch_size: int = 5000,
 ) -> None:
     """Churn alerts raised by the daily run; each item ``(customer_id, reason, params, severity)``.
+
+    Written as plain rows (COPY on PostgreSQL): the first run over a large base raises
+    hundreds of thousands at once.
     """
-    CustomerEvent.objects.bulk_create(
-        [_event(customer=cid, type=EventType.CHURN_ALERT_RAISED, actor=None,
-                occurred_at=occurred_at,
-                data={"reason": reason, "params": params, "severity": severity})
-         for cid, reason, params, severity in alerts], batch_size=batch_size)
+    kind = EventType.CHURN_ALERT_RAISED.value
+    _write_event_rows(
+        (cid, kind, occurred_at, None,
+         json.dumps({"reason": reason, "params": params, "severity": severity},
+                    ensure_ascii=False))
+        for cid, reason, params, severity in alerts)
+
+
+def _write_event_rows(rows: Iterable[tuple[int, str, dt.datetime, int | None, str]]) -> None:
+    """Insert ``(customer_id, type, occurred_at, actor_id, data JSON)`` rows without models."""
+    from django.db import connection
+
+    table = connection.ops.quote_name(CustomerEvent._meta.db_table)
+    cols = "customer_id, type, occurred_at, actor_id, data"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        adapt = connection.ops.adapt_datetimefield_value
+        cursor.executemany(f"INSERT INTO {table} ({cols}) VALUES (%s, %s, %s, %s, %s)",
+                           [(c, t, adapt(at), a, d) for c, t, at, a, d in rows])
 
 
 def churn_alerts_closed_events_bulk(

@@ -10,6 +10,7 @@ already recorded and changes nothing.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Callable
 from decimal import Decimal
@@ -17,13 +18,13 @@ from typing import Any, TypedDict
 
 import numpy as np
 import numpy.typing as npt
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.db.models import F, FloatField, Value
 from django.db.models.functions import Cast, Coalesce, TruncDate
 
 from guanxi.accounts.models import User
 from guanxi.analytics.replenish import replenishment_schedule
-from guanxi.analytics.rhythm import REASON_LATE, SEVERITIES, RhythmModel
+from guanxi.analytics.rhythm import REASON_LATE, SEVERITIES, RhythmAssessment, RhythmModel
 from guanxi.core import clock
 from guanxi.core.errors import Conflict, ValidationFailed
 from guanxi.customers import events
@@ -179,49 +180,76 @@ def alerts_refresh(*, as_of: dt.date | None = None,
                                        batch_size=1000)
 
         flagged = np.flatnonzero(result.flagged)
-        new: list[ChurnAlert] = []
-        for i in flagged.tolist():
-            cid = int(customers[i])
-            last_on = scored["last_day"][i].astype(dt.date)
-            if cid in still_open or (cid, last_on) in known:
-                continue
-            reason = (AlertReason.LATE if result.reason[i] == REASON_LATE
-                      else AlertReason.LOW_P_ALIVE)
-            p_alive = float(scored["p_alive"][i])
-            clv = float(scored["clv"][i])
-            params: dict[str, Any] = {
-                "interval_days": round(float(result.expected_interval[i]), 1),
-                "late_after_days": round(float(result.late_after[i]), 1),
-                "days_since_last": int(since[i]),
-            }
-            if not np.isnan(p_alive):
-                params["p_alive"] = round(p_alive, 3)
-            new.append(ChurnAlert(
-                customer_id=cid, owner_id=int(scored["owner"][i]) or None, raised_on=day,
-                reason_code=reason, reason_params=params,
-                expected_interval_days=float(result.expected_interval[i]),
-                late_after_days=float(result.late_after[i]),
-                last_purchase_on=last_on, days_since_last=int(since[i]),
-                p_alive=None if np.isnan(p_alive) else p_alive,
-                value_at_stake=None if np.isnan(clv) else Decimal(str(round(clv, 2))),
-                severity=SEVERITIES[int(result.severity[i])],
-                priority=float(result.priority[i])))
-        ChurnAlert.objects.bulk_create(new, batch_size=5000)
-        _alert_events(raised=new, won_back=won, occurred_at=now)
-    counts["created"] = len(new)
+        last_days = scored["last_day"][flagged].astype(dt.date).tolist()
+        keep = [k for k, (cid, last_on) in enumerate(zip(customers[flagged].tolist(), last_days,
+                                                        strict=True))
+                if cid not in still_open and (cid, last_on) not in known]
+        idx = flagged[keep]
+        rows = _alert_rows(idx, scored=scored, result=result, since=since, day=day,
+                           last_days=[last_days[k] for k in keep])
+        _write_rows(ChurnAlert, _ALERT_COLUMNS, rows)
+        events.churn_alerts_raised_events_bulk(
+            alerts=[(r[0], r[3], json.loads(r[4]), r[11]) for r in rows], occurred_at=now)
+        events.churn_alerts_closed_events_bulk(
+            alerts=[(a.customer_id, AlertStatus.WON_BACK.value, a.outcome_note) for a in won],
+            actor=None, occurred_at=now)
+    counts["created"] = len(rows)
     counts["closed"] = len(won)
     counts["unchanged"] = len(still_open)
     return counts
 
 
-def _alert_events(*, raised: list[ChurnAlert], won_back: list[ChurnAlert],
-                  occurred_at: dt.datetime) -> None:
-    events.churn_alerts_raised_events_bulk(
-        alerts=[(a.customer_id, a.reason_code, a.reason_params, a.severity) for a in raised],
-        occurred_at=occurred_at)
-    events.churn_alerts_closed_events_bulk(
-        alerts=[(a.customer_id, AlertStatus.WON_BACK.value, a.outcome_note) for a in won_back],
-        actor=None, occurred_at=occurred_at)
+_ALERT_COLUMNS = (
+    "customer_id", "owner_id", "raised_on", "reason_code", "reason_params",
+    "expected_interval_days", "late_after_days", "last_purchase_on", "days_since_last",
+    "p_alive", "value_at_stake", "severity", "priority", "status", "outcome_note",
+)
+
+
+def _alert_rows(idx: npt.NDArray[np.intp], *, scored: _Scored, result: RhythmAssessment,
+                since: npt.NDArray[np.int64], day: dt.date,
+                last_days: list[dt.date]) -> list[tuple[Any, ...]]:
+    """New alerts as plain rows in ``_ALERT_COLUMNS`` order (no model objects: at a million
+    customers the first run raises a few hundred thousand)."""
+    interval = np.round(result.expected_interval[idx], 1).tolist()
+    late_after = np.round(result.late_after[idx], 1).tolist()
+    days = since[idx].tolist()
+    p_alive = scored["p_alive"][idx]
+    clv = scored["clv"][idx]
+    reason = np.where(result.reason[idx] == REASON_LATE, AlertReason.LATE.value,
+                      AlertReason.LOW_P_ALIVE.value).tolist()
+    severity = [SEVERITIES[k] for k in result.severity[idx].tolist()]
+    owner = scored["owner"][idx].tolist()
+    priority = result.priority[idx].tolist()
+    p_text = [None if np.isnan(p) else round(p, 3) for p in p_alive.tolist()]
+    clv_text = [None if np.isnan(c) else f"{c:.2f}" for c in clv.tolist()]
+    today = day.isoformat()
+    rows: list[tuple[Any, ...]] = []
+    for k, cid in enumerate(scored["customer"][idx].tolist()):
+        params = (f'{{"interval_days": {interval[k]}, "late_after_days": {late_after[k]}, '
+                  f'"days_since_last": {days[k]}'
+                  + (f', "p_alive": {p_text[k]}}}' if p_text[k] is not None else "}"))
+        rows.append((cid, owner[k] or None, today, reason[k], params, interval[k],
+                     late_after[k], last_days[k].isoformat(), days[k], p_text[k],
+                     clv_text[k], severity[k], priority[k], AlertStatus.OPEN.value, ""))
+    return rows
+
+
+def _write_rows(model: type[models.Model], columns: tuple[str, ...],
+                rows: list[tuple[Any, ...]]) -> None:
+    """Insert plain rows (dates and decimals as text, JSON as text): COPY on PostgreSQL."""
+    if not rows:
+        return
+    table = connection.ops.quote_name(model._meta.db_table)
+    cols = ", ".join(connection.ops.quote_name(c) for c in columns)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join(["%s"] * len(columns))
+            cursor.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)
 
 
 def alert_close(*, alert: ChurnAlert, actor: User | None, outcome: str, note: str = "",
