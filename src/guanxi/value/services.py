@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
@@ -57,6 +58,8 @@ from guanxi.value.conf import ValueSettings, value_settings
 from guanxi.value.errors import ValueErrorCode
 from guanxi.value.models import CustomerScore, RunPath, RunStatus, ScoreRun
 from guanxi.value.scoring import Scores, finish_scores, fit_models, score_part
+
+logger = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
 Engine = Literal["local", "dask"]
@@ -279,8 +282,6 @@ def _swap_in(run: ScoreRun, *, cfg: ValueSettings, now: dt.datetime) -> None:
         run.status = RunStatus.COMPLETE
         run.finished_at = clock.now()
         run.save()
-        transaction.on_commit(
-            lambda: signals.score_run_completed.send(sender=ScoreRun, run=run))
 
 
 def _write_score_events(run: ScoreRun, *, previous: ScoreRun, now: dt.datetime) -> None:
@@ -429,12 +430,26 @@ def score_all(
         timings["swap"] = time.perf_counter() - started
         ScoreRun.objects.filter(pk=run.pk).update(timings=timings)
         run.timings = timings
-        if progress:
-            progress("done", total, total)
-        return run
     except BaseException as exc:
         _discard(run, exc)
         raise
+    # The run is complete and committed (or will be with the caller's transaction): what the
+    # listeners do is theirs — a failing one is logged, it does not undo the run.
+    started = time.perf_counter()
+    transaction.on_commit(lambda: _announce(run))
+    if not connection.in_atomic_block:
+        run.timings["listeners"] = time.perf_counter() - started
+        ScoreRun.objects.filter(pk=run.pk).update(timings=run.timings)
+    if progress:
+        progress("done", total, total)
+    return run
+
+
+def _announce(run: ScoreRun) -> None:
+    for receiver, result in signals.score_run_completed.send_robust(sender=ScoreRun, run=run):
+        if isinstance(result, Exception):
+            logger.error("score_run_completed listener %r failed for run %s", receiver, run.pk,
+                         exc_info=result)
 
 
 def _discard(run: ScoreRun, exc: BaseException) -> None:
