@@ -99,6 +99,8 @@ def test_the_statistical_description_is_shown_in_words(segmented: Segment,
     assert "top-value regulars" in page
     assert "Lift" in page
     assert "×" in page
+    # and the ranked traits of the best customers are one click away
+    assert f'href="{reverse("insights:traits")}"' in page
 
 
 def test_the_pages_render_in_chinese(segmented: Segment, manager: User) -> None:
