@@ -152,6 +152,8 @@ def test_a_rule_reads_back_in_words() -> None:
     rule = {"all": [cond("city", "eq", "上海"),
                     {"any": [cond("value_tier", "in", ["vip", "key"]),
                              cond("spent", "gt", 5000, period={"days": 365})]}]}
+    assert describe_rule(cond("last_purchase", "more_than_days_ago", 90)) == (
+        "last purchase more than 90 days ago")
     assert describe_rule(rule) == ("city is 上海 and (value tier is one of vip, key or "
                                    "amount spent > 5000 (last 365 days))")
 

@@ -610,9 +610,9 @@ _OP_WORDS: dict[str, Any] = {
     "contains": _("contains"), "startswith": _("starts with"), "is_set": _("is known"),
     "is_not_set": _("is unknown"), "gt": ">", "gte": "≥", "lt": "<", "lte": "≤",
     "between": _("between"), "before": _("before"), "after": _("after"),
-    "within_last_days": _("in the last N days:"),
-    "more_than_days_ago": _("more than N days ago:"),
-    "within_next_days": _("in the next N days:"), "has": _("has"), "has_any": _("has any of"),
+    "within_last_days": _("in the last %(n)s days"),
+    "more_than_days_ago": _("more than %(n)s days ago"),
+    "within_next_days": _("in the next %(n)s days"), "has": _("has"), "has_any": _("has any of"),
     "has_all": _("has all of"), "has_none": _("has none of"), "granted": _("granted"),
     "not_granted": _("not granted"),
 }
@@ -639,7 +639,12 @@ def _describe(node: Any, *, top: bool = False) -> str:
     value = node.get("value")
     shown = ", ".join(str(v) for v in value) if isinstance(value, list) else (
         " ".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else value)
-    text = f"{label} {words}" if op in ("is_set", "is_not_set") else f"{label} {words} {shown}"
+    if op in ("is_set", "is_not_set"):
+        text = f"{label} {words}"
+    elif "%(n)s" in words:
+        text = f"{label} {words % {'n': shown}}"
+    else:
+        text = f"{label} {words} {shown}"
     period = node.get("period")
     if isinstance(period, dict):
         if "days" in period:
