@@ -415,7 +415,8 @@ def migration_cell(request: HttpRequest) -> HttpResponse:
     query.pop("after", None)
     return render(request, "segments/_cell.html", {
         "page": page, "show_names": can_see_contact_details(user), "query": query.urlencode(),
-        "source": source, "target": target, "clv_min": clv_min or "",
+        "source": request.GET.get("from_label") or source,
+        "target": request.GET.get("to_label") or target, "clv_min": clv_min or "",
         "first_page": not after,
     })
 
