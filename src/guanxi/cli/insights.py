@@ -32,9 +32,10 @@ prospects_app = typer.Typer(name="prospects", no_args_is_help=True,
                             help="Look-alike prospects: rank the prospects that resemble the "
                             "best customers.")
 keyaccounts_app = typer.Typer(name="keyaccounts", no_args_is_help=True,
-                              help="Key accounts (大客户): candidates among organizations and "
-                              "their plans (build → stabilize → strengthen).")
-report_app = typer.Typer(name="report", no_args_is_help=True, help="Reports for managers.")
+                              help="Key accounts (大客户): candidate organizations and their "
+                              "plans.")
+report_app = typer.Typer(name="report", no_args_is_help=True,
+                         help="Reports for managers: the customer strategy.")
 
 
 def register(app: typer.Typer) -> None:
@@ -68,9 +69,12 @@ def _tiers(top: str) -> list[str]:
 
 
 def traits_command(top: TopOpt = "vip,key", as_json: JsonOpt = False) -> None:
-    """What distinguishes the best customers: the traits known at acquisition (source,
-    industry, company size, city tier, income band, kind, first order) with their lift and
-    support, and the model's AUC and top-decile lift on held-out customers."""
+    """What distinguishes the best customers, in plain words.
+
+    Traits known at acquisition (source, industry, company size, city tier, income band, kind,
+    first order's category and size), strongest first, with their lift and support; and how
+    well they predict: AUC and top-decile lift on held-out customers.
+    """
     with _django() as user:
         from guanxi.insights.reports import traits_report
 
@@ -107,7 +111,8 @@ def prospects_rank_command(
 
     Only prospects with a granted marketing consent on some channel are ranked; the others are
     counted as excluded with the reason (no consent recorded, consent withdrawn, objected to
-    profiling)."""
+    profiling). Each ranked prospect comes with the three traits that lift its score.
+    """
     if export is not None and export.suffix.lower() not in (".csv", ".xlsx"):
         typer.secho("Error: --export must name a .csv or .xlsx file.", err=True,
                     fg=typer.colors.RED)
@@ -148,7 +153,12 @@ def keyaccounts_list_command(
                                        help="Years of continuity to look at.")] = 4,
     as_json: JsonOpt = False,
 ) -> None:
-    """Organizations with product fit, purchasing mode and continuity, candidates first."""
+    """Organizations with product fit, purchasing mode and continuity, candidates first.
+
+    A candidate buys at least 30% of the catalogue's categories, places at least 60% of its
+    spend through one buyer, and bought in 3 of the last 4 years with a yearly spend varying
+    by at most 50%.
+    """
     with _django() as user:
         from guanxi.insights.reports import key_account_candidates
 
@@ -192,8 +202,10 @@ def keyaccounts_plan_command(
                                           help="Move to the next stage.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show an organization's key-account plan, creating it (stage build) if there is none,
-    and change what the options say."""
+    """Show or change an organization's key-account plan (created at stage build if none).
+
+    Stages: build → stabilize → strengthen (--advance moves one step).
+    """
     with _django() as user:
         from guanxi.accounts.models import User as UserModel
         from guanxi.core.errors import NotFound
@@ -238,9 +250,11 @@ def keyaccounts_plan_command(
 
 @report_app.command("strategy")
 def report_strategy_command(as_json: JsonOpt = False) -> None:
-    """Value concentration (share of equity held by the top 1%, 5%, 20%), how different the
-    segments are in value, category preferences and price level, and the recommended strategy
-    (undifferentiated, differentiated or focused) with the evidence."""
+    """Which customer strategy the data support: undifferentiated, differentiated or focused.
+
+    Shows value concentration (equity held by the top 1%, 5%, 20%), how different the segments
+    are in value, category preferences and price level, and each condition with its number.
+    """
     with _django() as user:
         from guanxi.insights.reports import strategy
 
