@@ -94,12 +94,26 @@ def segment_filter(segment: Segment, *, run: ScoreRun | None = None) -> Q:
         return compile_rule(segment.definition)
     if segment.kind == SegmentKind.STATIC:
         return Q(pk__in=SegmentMember.objects.filter(segment=segment).values("customer_id"))
-    snapshot = (SegmentMembership.objects.filter(segment=segment)
-                .order_by("-run__as_of", "-run_id").values_list("run_id", flat=True).first())
+    snapshot = _latest_snapshot(segment)
     if snapshot is None:
         return Q(pk__in=[])
     return Q(pk__in=SegmentMembership.objects.filter(run_id=snapshot, segment=segment)
              .values("customer_id"))
+
+
+def _latest_snapshot(segment: Segment) -> int | None:
+    """The latest complete run that stored members of ``segment``.
+
+    Probed run by run, newest first, through the (run, segment, customer) index: asking the
+    memberships table for the segment's runs would read millions of rows (it has no index on
+    the segment alone).
+    """
+    runs = (ScoreRun.objects.filter(status=RunStatus.COMPLETE).order_by("-as_of", "-id")
+            .values_list("pk", flat=True))
+    for run_id in runs.iterator():
+        if SegmentMembership.objects.filter(run_id=run_id, segment=segment).exists():
+            return int(run_id)
+    return None
 
 
 def segment_customers(*, user: User, segment: Segment,
