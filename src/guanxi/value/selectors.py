@@ -315,19 +315,17 @@ def run_summary(run: Any) -> dict[str, Any]:
 _MIX = 9973
 
 
-def source_fingerprint(*, ends: list[dt.date]) -> dict[str, Any]:
-    """Cheap aggregates that change whenever the scoring input changes.
+def source_fingerprint(*, as_of: dt.date) -> dict[str, Any]:
+    """Cheap aggregates that change whenever the scoring input up to ``as_of`` changes.
 
-    For each as-of date in ``ends``: over the orders placed up to the end of that day, their
-    count, largest id, sum of totals, and id-mixed sums of customer, refund/cancel status and
-    placement time. Plus, for the customers, their count, sum and largest id, and the time zone
-    days are counted in. One scan of the orders (no GROUP BY); equal fingerprints mean equal
-    summaries (up to a collision of all six sums at once).
+    Over the orders placed up to the end of ``as_of``: their count, largest id, sum of totals,
+    and id-mixed sums of customer, refund/cancel status and placement time. Plus, for the
+    customers, their count, sum and largest id, and the time zone days are counted in. One
+    scan of the orders (no GROUP BY); equal fingerprints mean equal summaries (up to a
+    collision of all six sums at once).
     """
     placeholders, statuses = _not_purchase_sql()
     orders = _table(Order)
-    params: list[Any] = []
-    columns: list[str] = []
     # Placement time in minutes modulo a prime near a million: with the id mix, every term
     # stays below 1e10, so ten million orders cannot overflow SQLite's int64 sum.
     if connection.vendor == "postgresql":
@@ -337,29 +335,37 @@ def source_fingerprint(*, ends: list[dt.date]) -> dict[str, Any]:
         epoch = ("(CAST(round((julianday(placed_at) - 2440587.5) * 1440) AS INTEGER)"
                  " %% 1000003)")
         cust = "customer_id"
-    for day in ends:
-        end = connection.ops.adapt_datetimefield_value(clock.start_of_day(
-            day + dt.timedelta(days=1)))
-        flt = "FILTER (WHERE placed_at < %s)"
-        columns += [
-            f"count(*) {flt}", f"coalesce(max(id) {flt}, 0)",
-            f"coalesce(sum(total) {flt}, 0)",
-            f"coalesce(sum({cust} * (id %% {_MIX})) {flt}, 0)",
-            f"coalesce(sum(CASE WHEN status IN ({placeholders}) THEN id %% {_MIX} + 1 ELSE 0 END)"
-            f" {flt}, 0)",
-            f"coalesce(sum({epoch} * (id %% {_MIX} + 1)) {flt}, 0)",
-        ]
-        params += [end, end, end, end, *statuses, end, end]
+    end = connection.ops.adapt_datetimefield_value(
+        clock.start_of_day(as_of + dt.timedelta(days=1)))
+    sql = (
+        f"SELECT count(*), coalesce(max(id), 0), coalesce(sum(total), 0),"
+        f" coalesce(sum({cust} * (id %% {_MIX})), 0),"
+        f" coalesce(sum(CASE WHEN status IN ({placeholders}) THEN id %% {_MIX} + 1 ELSE 0 END),"
+        f" 0), coalesce(sum({epoch} * (id %% {_MIX} + 1)), 0)"
+        f" FROM {orders} WHERE placed_at < %s"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {', '.join(columns)} FROM {orders}", params)
+        cursor.execute(sql, [*statuses, end])
         row = cursor.fetchone()
         cursor.execute(f"SELECT count(*), coalesce(sum(id), 0), coalesce(max(id), 0)"
                        f" FROM {_table(Customer)}")
         people = cursor.fetchone()
-    per_end = {day.isoformat(): [str(v) for v in row[6 * i:6 * i + 6]]
-               for i, day in enumerate(ends)}
-    return {"orders": per_end, "customers": [str(v) for v in people],
-            "time_zone": str(settings.TIME_ZONE)}
+    return {"orders": {as_of.isoformat(): [str(v) for v in row]},
+            "customers": [str(v) for v in people], "time_zone": str(settings.TIME_ZONE)}
+
+
+def orders_placed_between(*, after: dt.date, through: dt.date) -> int:
+    """Orders of any status placed after the end of ``after`` up to the end of ``through``."""
+    if through <= after:
+        return 0
+    start = clock.start_of_day(after + dt.timedelta(days=1))
+    end = clock.start_of_day(through + dt.timedelta(days=1))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {_table(Order)} WHERE placed_at >= %s"
+                       f" AND placed_at < %s",
+                       [connection.ops.adapt_datetimefield_value(start),
+                        connection.ops.adapt_datetimefield_value(end)])
+        return int(cursor.fetchone()[0])
 
 
 @dataclasses.dataclass

@@ -362,14 +362,22 @@ def score_all(
     try:
         started = time.perf_counter()
         previous = selectors.latest_run()
-        ends = [as_of]
-        if previous is not None and previous.as_of < as_of:
-            ends.insert(0, previous.as_of)
+        reuse: ScoreRun | None = None
+        fingerprint: dict[str, Any] | None = None
         # Taken before anything is read: an order arriving during the run changes the next
         # run's fingerprint, so that run reads everything again (never the other way round).
-        fingerprint = selectors.source_fingerprint(ends=ends)
-        reuse = (previous if not full and engine == "local"
-                 and _unchanged(previous, fingerprint, as_of, cfg) else None)
+        if (not full and engine == "local" and previous is not None
+                and previous.as_of <= as_of and previous.settings_used == cfg.as_dict()):
+            seen = selectors.source_fingerprint(as_of=previous.as_of)
+            if (_same_input(previous, seen)
+                    and not selectors.orders_placed_between(after=previous.as_of,
+                                                            through=as_of)):
+                # The same orders up to the new date: the same fingerprint over its window.
+                reuse = previous
+                fingerprint = {**seen, "orders": {
+                    as_of.isoformat(): seen["orders"][previous.as_of.isoformat()]}}
+        if fingerprint is None:
+            fingerprint = selectors.source_fingerprint(as_of=as_of)
         ids = selectors.customer_ids()
         timings["check"] = time.perf_counter() - started
         started = time.perf_counter()
@@ -419,11 +427,8 @@ def score_all(
         run.n_purchases = n_purchases
         run.equity = Decimal(str(round(float(clv.sum()), 2)))
         run.path = RunPath.INCREMENTAL if reuse is not None else RunPath.FULL
-        run.source = {
-            "from_run": reuse.pk if reuse is not None else None,
-            "fingerprint": {**fingerprint, "orders": {as_of.isoformat():
-                                                      fingerprint["orders"][as_of.isoformat()]}},
-        }
+        run.source = {"from_run": reuse.pk if reuse is not None else None,
+                      "fingerprint": fingerprint}
         timings["write"] = time.perf_counter() - started
         started = time.perf_counter()
         _swap_in(run, cfg=cfg, now=now)
@@ -557,20 +562,13 @@ def _moved(stored: selectors.StoredSummary, as_of: dt.date,
     )
 
 
-def _unchanged(previous: ScoreRun | None, fingerprint: dict[str, Any], as_of: dt.date,
-               cfg: ValueSettings) -> bool:
-    """May ``as_of`` be scored from ``previous``'s summaries (the rule in the docstring)?"""
-    if previous is None or previous.as_of > as_of or previous.status != RunStatus.COMPLETE:
-        return False
+def _same_input(previous: ScoreRun, fingerprint: dict[str, Any]) -> bool:
+    """Does ``fingerprint`` (over ``previous``'s window) equal the one ``previous`` saw?"""
     seen = (previous.source or {}).get("fingerprint")
-    if not isinstance(seen, dict) or previous.settings_used != cfg.as_dict():
-        return False
-    before, now = previous.as_of.isoformat(), as_of.isoformat()
-    orders = fingerprint["orders"]
+    day = previous.as_of.isoformat()
     return bool(
-        seen.get("orders", {}).get(before) == orders[before]
-        # No order placed between the two as-of dates either.
-        and orders[now] == orders[before]
+        isinstance(seen, dict)
+        and seen.get("orders", {}).get(day) == fingerprint["orders"][day]
         and seen.get("customers") == fingerprint["customers"]
         and seen.get("time_zone") == fingerprint["time_zone"]
     )
