@@ -367,6 +367,8 @@ def _key_account_explanation(m: Any, i: int, n_catalogue: int, n_periods: int,
         "verdict": _("fits") if m.product_fit[i] >= th.min_product_fit else _("too narrow")}
     if m.n_buyers[i] == 0:
         mode = _("Purchasing: no purchases yet.")
+    elif m.n_buyers[i] == 1:
+        mode = _("Purchasing: one buyer places all of the spend (central).")
     else:
         mode = _("Purchasing: the largest of %(n)s buyers places %(share).0f%% of the spend "
                  "(%(verdict)s).") % {

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from guanxi.accounts.models import Role, User
 from guanxi.core.errors import Conflict, NotFound, ValidationFailed
+from guanxi.customers.models import ValueTier
 from guanxi.customers.selectors import can_change_customer
 from guanxi.insights import reports, selectors, services
 from guanxi.insights.exports import table_csv
@@ -256,6 +257,6 @@ def strategy(request: HttpRequest) -> HttpResponse:
         segs = report["segmentations"]
         return _render(request, "insights/strategy.html", {
             "report": report, "chart": chart, "basis": segs[report["basis"]],
-            "segmentations": segs})
+            "segmentations": segs, "tier_labels": dict(ValueTier.choices)})
     response["Content-Disposition"] = f'attachment; filename="guanxi-pareto.{fmt}"'
     return response
