@@ -210,3 +210,14 @@ def test_the_migration_view_shows_the_matrix_sankey_and_a_cells_customers(
 def test_migration_with_one_run_says_what_is_missing(segmented: Segment, rep1: User) -> None:
     page = signed_in(rep1).get(reverse("segments:migration")).content.decode()
     assert "Migration needs a scoring run before" in page
+
+
+def test_long_segment_names_are_cut_for_the_sankey_but_stay_distinct() -> None:
+    from guanxi.segments.views import _short_labels
+
+    short = _short_labels({"high-value regulars, organizations",
+                           "high-value regulars, from trade shows", "高价值常客，机构客户", "Loyal"})
+    assert short["Loyal"] == "Loyal"
+    assert short["高价值常客，机构客户"] == "高价值常客，机构…"
+    assert len(set(short.values())) == 4
+    assert all(len(v) <= 18 for v in short.values())

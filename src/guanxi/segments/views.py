@@ -344,11 +344,40 @@ def _migration_chart(migration: Any) -> Chart:
     migration.labels = labels
     rows: list[list[Any]] = [[labels.get(c.source, c.source), labels.get(c.target, c.target),
                               c.count, c.value_from, c.value_to] for c in migration.cells]
-    svg = _sankey_svg([r[:3] for r in rows])
+    # The Sankey leaves about 120 px beside each column for names: long segment names are cut
+    # there (kept distinct), and the table below the chart carries them in full.
+    short = _short_labels({str(r[0]) for r in rows} | {str(r[1]) for r in rows})
+    svg = _sankey_svg([[short[str(r[0])], short[str(r[1])], r[2]] for r in rows])
     return Chart("migration", _("Migration from %(a)s to %(b)s") % {
         "a": migration.from_run.as_of.isoformat(), "b": migration.to_run.as_of.isoformat()},
         [_("From"), _("To"), _("Customers"), _("Lifetime value before"),
          _("Lifetime value after")], rows, svg)
+
+
+def _cut(label: str, width: int) -> str:
+    """``label`` cut to ``width`` columns, a Chinese character counting as two."""
+    if sum(2 if ord(c) >= 0x2E80 else 1 for c in label) <= width:
+        return label
+    out, used = "", 1  # room for the ellipsis
+    for c in label:
+        used += 2 if ord(c) >= 0x2E80 else 1
+        if used > width:
+            break
+        out += c
+    return out + "…"
+
+
+def _short_labels(labels: set[str], width: int = 18) -> dict[str, str]:
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    for label in sorted(labels):
+        short, n = _cut(label, width), 2
+        while short in used:
+            short = f"{_cut(label, width - 3)}{n}"
+            n += 1
+        used.add(short)
+        out[label] = short
+    return out
 
 
 @login_required
