@@ -216,7 +216,8 @@ def test_long_segment_names_are_cut_for_the_sankey_but_stay_distinct() -> None:
     from guanxi.segments.views import _short_labels
 
     short = _short_labels({"high-value regulars, organizations",
-                           "high-value regulars, from trade shows", "高价值常客，机构客户", "Loyal"})
+                           "high-value regulars, from trade shows", "高价值常客，机构客户",
+                           "Loyal"})
     assert short["Loyal"] == "Loyal"
     assert short["高价值常客，机构客户"] == "高价值常客，机构…"
     assert len(set(short.values())) == 4
