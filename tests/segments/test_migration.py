@@ -199,3 +199,21 @@ def test_migration_needs_two_runs_and_a_known_scheme(shop: Shop, admin: User) ->
         segment_migration(user=admin, from_run=from_run, to_run=to_run, scheme="colour")
     with pytest.raises(ValidationFailed):
         segment_migration(user=admin, from_run=from_run, to_run=to_run, scheme="rules")
+
+
+def test_a_customers_segments_over_time(shop: Shop, admin: User, rep1: User) -> None:
+    from guanxi.segments.selectors import customer_segments
+
+    vips = services.segment_create(user=admin, name="VIP", definition=VIP)
+    risk = services.segment_create(user=admin, name="流失风险", definition=AT_RISK)
+    june_run, july_run = june(shop), july(shop)
+    services.snapshot_write(run=june_run)
+    services.snapshot_write(run=july_run)
+    # 赵磊 was a VIP in June and at risk in July
+    history = customer_segments(user=admin, customer=shop.zhaolei)
+    assert [(h["as_of"], [s["name"] for s in h["segments"]]) for h in history] == [
+        (JULY, ["流失风险"]), (JUNE, ["VIP"])]
+    assert history[0]["segments"][0]["id"] == risk.pk
+    # An inactive segment is left out
+    services.segment_update(user=admin, segment=vips, is_active=False)
+    assert customer_segments(user=rep1, customer=shop.wangfang)[1]["segments"] == []

@@ -190,3 +190,26 @@ def segment_history(*, user: User, segment: Segment) -> list[dict[str, Any]]:
             .order_by("run__as_of"))
     return [{"run": row["run_id"], "as_of": row["run__as_of"], "size": row["n"]}
             for row in rows]
+
+
+def customer_segments(*, user: User, customer: Customer, runs: int = 6) -> list[dict[str, Any]]:
+    """The segments ``customer`` was in at each of the latest ``runs`` snapshots, newest first.
+
+    For the 360 page: ``[{"run": id, "as_of": date, "segments": [{"id", "name", "kind",
+    "probability", "is_primary"}...]}]``. The caller has checked that ``user`` may see the
+    customer (``user`` is taken for symmetry with the other selectors); inactive segments are
+    left out. Reads through the (customer, run) index.
+    """
+    recent = list(ScoreRun.objects.filter(status=RunStatus.COMPLETE)
+                  .order_by("-as_of", "-id").values_list("pk", "as_of")[:runs])
+    rows = (SegmentMembership.objects
+            .filter(customer=customer, run_id__in=[pk for pk, _ in recent],
+                    segment__is_active=True)
+            .order_by("segment__kind", "-probability", "segment__name")
+            .values_list("run_id", "segment_id", "segment__name", "segment__kind",
+                         "probability", "is_primary"))
+    by_run: dict[int, list[dict[str, Any]]] = {pk: [] for pk, _ in recent}
+    for run_id, segment_id, name, kind, probability, is_primary in rows:
+        by_run[run_id].append({"id": segment_id, "name": name, "kind": kind,
+                               "probability": probability, "is_primary": is_primary})
+    return [{"run": pk, "as_of": as_of, "segments": by_run[pk]} for pk, as_of in recent]
