@@ -151,3 +151,32 @@ def test_the_strategy_report_sees_a_small_segment_holding_most_equity(
     assert report["recommendation"] == "focused"
     assert report["segmentations"]["rfm"]["focus_segment"] == "champions"
     assert any("champions" in e["sentence"] for e in report["evidence"])
+
+
+def test_the_strategy_follows_the_statistical_segments_when_they_are_built(
+        shop: Shop, analyst: User) -> None:
+    # Given a statistical build that split the customers into two halves alike in value
+    from guanxi.core import clock
+    from guanxi.segments.models import Segment, SegmentKind, SegmentMembership
+    from guanxi.value.selectors import latest_run
+
+    run = latest_run()
+    assert run is not None
+    halves = [Segment.objects.create(name=name, kind=SegmentKind.STATISTICAL,
+                                     created_at=clock.now(), updated_at=clock.now())
+              for name in ("甲", "乙")]
+    SegmentMembership.objects.bulk_create([
+        SegmentMembership(run=run, segment=halves[i % 2], customer=c, probability=0.9,
+                          is_primary=True)
+        for i, c in enumerate(shop.buyers)])
+
+    # When Chen asks for the strategy
+    report = reports.strategy(user=analyst)
+
+    # Then it reads the statistical segments: alike, so no reason to differentiate
+    assert report["basis"] == "statistical"
+    stat = report["segmentations"]["statistical"]
+    assert {s["name"] for s in stat["segments"]} == {"甲", "乙"}
+    assert report["recommendation"] == "undifferentiated"
+    # while the RFM view, where champions hold 90% of the equity, would focus
+    assert report["segmentations"]["rfm"]["recommendation"] == "focused"
