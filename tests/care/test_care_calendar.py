@@ -218,3 +218,18 @@ def test_after_scoring_anniversaries_and_festival_tiers_read_the_latest_values(
     assert "3" in anniversary.title
     festival = Task.objects.filter(kind=TaskKind.FESTIVAL)
     assert list(festival.values_list("customer__name", flat=True)) == ["张伟"]
+
+
+@pytest.mark.django_db
+def test_a_calendar_task_moved_by_a_person_is_not_created_again(
+    rep1: User, zhang_wei: Customer
+) -> None:
+    from guanxi.care.services import task_update
+
+    customer_update(actor=rep1, customer=zhang_wei, birthday=dt.date(1985, 9, 20))
+    with time_machine.travel(dt.datetime(2026, 9, 15, 7, tzinfo=SHANGHAI), tick=False):
+        care_tasks_create(as_of=dt.date(2026, 9, 15), overrides=NO_FESTIVALS)
+        # Li moves the birthday call to a day outside the calendar's window
+        task_update(actor=rep1, task=Task.objects.get(), due_on=dt.date(2026, 12, 1))
+        care_tasks_create(as_of=dt.date(2026, 9, 15), overrides=NO_FESTIVALS)
+    assert Task.objects.count() == 1

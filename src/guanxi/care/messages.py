@@ -3,7 +3,9 @@
 A template sees ``name`` (the customer's name), ``occasion`` (the festival or date's label),
 ``years`` (for anniversaries), ``preference`` (the text of the customer's latest pinned
 preference note, empty when none — or when a taboo note mentions it) and ``company``.
-Override them per company with ``GUANXI_CARE["templates"][kind][lang]``.
+Override them per company with ``GUANXI_CARE["templates"][kind][lang]``. A message is
+rendered once per occasion, language and preference, and the customer's name is put in
+afterwards: write it as ``{{ name }}``, without filters.
 
 Taboos are respected in two ways: a preference that a taboo note mentions is never quoted, and
 an occasion a taboo note names ("does not celebrate birthdays", "不过生日") creates no task at

@@ -75,6 +75,9 @@ class Task(models.Model):
             # A person's queue: their pending tasks by date.
             models.Index(fields=["owner", "status", "due_on"], name="care_task_queue"),
             models.Index(fields=["customer", "status"], name="care_task_customer"),
+            # The daily run reads the keys of the tasks due in its window, and the calendar
+            # page a month of tasks.
+            models.Index(fields=["due_on"], name="care_task_due"),
         ]
 
     def __str__(self) -> str:
