@@ -139,3 +139,7 @@ def test_migration_over_the_api(shop: Shop, admin: User, rep1: User) -> None:
     # Members of June's snapshot
     then = api.get(f"/segments/{pk}/members", as_of="2026-06-30").json()
     assert [m["name"] for m in then["items"]] == ["王芳", "赵磊"]
+    # A customer's segments over time; Li may not ask about Wang's customer
+    history = api.get(f"/customers/{shop.zhaolei.pk}/segments").json()
+    assert [[s["name"] for s in h["segments"]] for h in history] == [[], ["VIP"]]
+    assert Api(rep1).get(f"/customers/{shop.zhaolei.pk}/segments").status_code == 404

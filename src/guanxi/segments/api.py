@@ -31,6 +31,7 @@ from guanxi.segments.selectors import (
     Preview,
     access_segment,
     can_change_segment,
+    customer_segments,
     run_by_date,
     segment_customers,
     segment_history,
@@ -355,3 +356,28 @@ def freeze_segment(request: HttpRequest, segment_id: int,
                                      description=payload.description)
     return Status(201, _render(frozen, user=user,
                                summary=segment_summary(user=user, segment=frozen)))
+
+
+class CustomerSegmentOut(Schema):
+    id: int
+    name: str
+    kind: str
+    probability: float | None
+    is_primary: bool
+
+
+class CustomerSnapshotOut(Schema):
+    run: int
+    as_of: dt.date
+    segments: list[CustomerSegmentOut]
+
+
+@router.get("/customers/{int:customer_id}/segments",
+            response={200: list[CustomerSnapshotOut], **ERRORS})
+def customer_segment_history(request: HttpRequest, customer_id: int) -> list[dict[str, Any]]:
+    """The segments the customer was in at each of the latest six scoring runs, newest first."""
+    from guanxi.customers.selectors import access_customer
+
+    user = user_of(request)
+    customer = access_customer(user=user, customer_id=customer_id)
+    return customer_segments(user=user, customer=customer)
