@@ -11,7 +11,7 @@ import pytest
 import time_machine
 from django.db.models import Count, Sum
 from django.test import override_settings
-from segstat_story import AS_OF, NOW, plant, score_run
+from segstat_story import AS_OF, NOW, SHANGHAI, plant, score_run
 
 from guanxi.accounts.models import User
 from guanxi.core.errors import ValidationFailed
@@ -28,6 +28,7 @@ from guanxi.segments.statistical import (
     display_name,
     segmentation_build,
     segmentation_build_task,
+    segmentation_data,
     segmentation_summary,
 )
 from guanxi.value.models import CustomerScore
@@ -197,3 +198,24 @@ def test_segmenting_after_scoring_can_be_turned_off_and_skips_tiny_books(rep1: U
     CustomerScore.objects.filter(run=run)[:1].get()  # the book is there, but the new run
     score_run_completed.send(sender=type(small), run=small)  # has no buyers: skipped quietly
     assert not SegmentMembership.objects.filter(run=small).exists()
+
+
+def test_the_features_are_read_as_the_scores_say(rep1: User) -> None:
+    # Given a scored customer whose first purchase was 10 days and 12 hours before the end of
+    # the as-of day (company time)
+    run, _ = plant(owners=[rep1], n=5)
+    score = CustomerScore.objects.filter(run=run).order_by("customer_id").first()
+    assert score is not None
+    end_of_day = dt.datetime(2026, 7, 1, tzinfo=SHANGHAI)
+    score.first_purchase_at = end_of_day - dt.timedelta(days=10, hours=12)
+    score.interval_mean_days, score.interval_sd_days = 20.0, 5.0
+    score.save()
+    # When the segmentation reads the run
+    ids, data = segmentation_data(run=run)
+    # Then its tenure is 10.5 days, its regularity sd/mean, its traits those of its profile
+    i = list(ids).index(score.customer_id)
+    assert data.tenure_days[i] == pytest.approx(10.5)  # type: ignore[index]
+    assert data.interval_cv[i] == pytest.approx(0.25)  # type: ignore[index]
+    customer = score.customer
+    assert data.traits["source"][i] == customer.source  # type: ignore[index]
+    assert data.traits["city_tier"][i] in ("tier1", "other")  # type: ignore[index]

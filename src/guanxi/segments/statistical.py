@@ -56,7 +56,7 @@ import numpy as np
 import numpy.typing as npt
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import FloatField, Q
+from django.db.models import FloatField, Func, Q
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -214,8 +214,29 @@ def _city_tiers(cities: npt.NDArray[Any]) -> npt.NDArray[np.str_]:
 
 # -- reading the features ---------------------------------------------------------------------
 
+class _Epoch(Func):
+    """Seconds since 1970 of a stored datetime, computed by the database.
+
+    A million ``datetime`` objects (parsed from text on SQLite) and their ``timestamp()`` cost
+    seconds in Python; the database hands back plain floats instead.
+    """
+
+    output_field = FloatField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection,
+                           template="EXTRACT(EPOCH FROM %(expressions)s)::float8", **extra)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        # Django stores UTC text there ("2026-06-30 04:00:00[.ffffff]"), which SQLite reads.
+        # '%%%%s': the template's own formatting, then the backend's placeholder pass, each
+        # turn '%%' into '%', leaving strftime's '%s'.
+        return self.as_sql(compiler, connection,
+                           template="CAST(strftime('%%%%s', %(expressions)s) AS REAL)", **extra)
+
+
 _VALUE_COLUMNS = ("customer_id", "clv_f", "p_alive", "frequency", "recency_days", "monetary",
-                  "first_purchase_at", "interval_mean_days", "interval_sd_days",
+                  "first_epoch", "interval_mean_days", "interval_sd_days",
                   "rfm_r", "rfm_f", "rfm_m")
 
 
@@ -233,7 +254,7 @@ def segmentation_data(*, run: ScoreRun, chunk_size: int = 50_000,
     once. Prospects (no purchase) have no value features and are not segmented.
     """
     qs = (CustomerScore.objects.filter(run=run, frequency__gte=1, customer__is_active=True)
-          .annotate(clv_f=Cast("clv", FloatField()))
+          .annotate(clv_f=Cast("clv", FloatField()), first_epoch=_Epoch("first_purchase_at"))
           .order_by("customer_id")
           .values_list(*_VALUE_COLUMNS, *(field for _name, field in TRAITS)))
     total = qs.count() if progress else 0
@@ -254,7 +275,7 @@ def segmentation_data(*, run: ScoreRun, chunk_size: int = 50_000,
     # seconds are time-zone free, so the company zone only enters through the as-of day.
     end = dt.datetime.combine(run.as_of + dt.timedelta(days=1), dt.time(),
                               tzinfo=timezone.get_default_timezone()).timestamp()
-    first = np.array([np.nan if v is None else v.timestamp() for v in columns[6]])
+    first = floats(6)
     tenure = np.maximum((end - first) / 86400.0, 0.0)
     mean_gap, sd_gap = floats(7), floats(8)
     with np.errstate(divide="ignore", invalid="ignore"):
