@@ -151,6 +151,9 @@ def keyaccounts_list_command(
                                              help="Only the candidates.")] = False,
     years: Annotated[int, typer.Option("--years", min=2, max=10,
                                        help="Years of continuity to look at.")] = 4,
+    limit: Annotated[int, typer.Option("--limit", min=0,
+                                       help="Organizations to list, best first (0: all).")
+                     ] = 50,
     as_json: JsonOpt = False,
 ) -> None:
     """Organizations with product fit, purchasing mode and continuity, candidates first.
@@ -162,9 +165,8 @@ def keyaccounts_list_command(
     with _django() as user:
         from guanxi.insights.reports import key_account_candidates
 
-        rows = key_account_candidates(user=user, n_periods=years)
-    if candidates:
-        rows = [r for r in rows if r["candidate"]]
+        rows = key_account_candidates(user=user, n_periods=years, candidates_only=candidates,
+                                      limit=limit or None)
     if as_json:
         _print_json(rows)
         return

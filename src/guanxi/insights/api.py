@@ -45,6 +45,7 @@ class ExportParams(TopParams):
 class KeyAccountParams(Schema):
     candidates: bool = Field(False, description="Only the candidates.")
     years: int = Field(4, ge=2, le=10, description="Years of continuity to look at.")
+    limit: int = Field(100, ge=1, le=1000, description="At most this many, best first.")
 
 
 class PlanIn(Schema):
@@ -129,8 +130,9 @@ def prospects_export(request: HttpRequest, params: Query[ExportParams]) -> HttpR
 
 @router.get("/insights/key-accounts", response={200: list[dict[str, Any]], **ERRORS})
 def key_accounts(request: HttpRequest, params: Query[KeyAccountParams]) -> list[dict[str, Any]]:
-    rows = reports.key_account_candidates(user=user_of(request), n_periods=params.years)
-    return [r for r in rows if r["candidate"]] if params.candidates else rows
+    return reports.key_account_candidates(user=user_of(request), n_periods=params.years,
+                                          candidates_only=params.candidates,
+                                          limit=params.limit)
 
 
 @router.get("/insights/key-accounts/{account_id}/plan", response={200: PlanOut, **ERRORS})

@@ -323,25 +323,37 @@ def ranking_table(ranking: ProspectRanking, *, limit: int | None = None
 # -- key accounts ------------------------------------------------------------------------------
 
 
-def key_account_candidates(*, user: User, n_periods: int = 4,
-                           today: dt.date | None = None) -> list[dict[str, Any]]:
-    """Every organization the user may see with the seed's three measures, best first."""
-    orgs = list(selectors.organizations_visible(user=user).order_by("pk")
-                .values_list("pk", "name", "owner__username"))
+def key_account_candidates(*, user: User, n_periods: int = 4, today: dt.date | None = None,
+                           candidates_only: bool = False, limit: int | None = None,
+                           organization_id: int | None = None) -> list[dict[str, Any]]:
+    """Organizations the user may see with the seed's three measures, candidates and the best
+    scores first (``limit`` of them; one with ``organization_id``). Only the returned rows are
+    put into words, so a list of the first hundred of 100,000 organizations stays fast."""
+    visible = selectors.organizations_visible(user=user)
+    if organization_id is not None:
+        visible = visible.filter(pk=organization_id)
+    orgs = list(visible.order_by("pk").values_list("pk", "name", "owner__username"))
     if not orgs:
         return []
     ids = [o[0] for o in orgs]
-    lines = selectors.account_lines(organization_ids=ids, n_periods=n_periods, today=today)
+    lines = selectors.account_lines(organizations=visible, n_periods=n_periods, today=today)
     th = KeyAccountThresholds()
     m = key_account_measures(organization=lines.organization, buyer=lines.buyer,
                              category=lines.category, period=lines.period,
                              amount=lines.amount,
                              n_categories_in_catalogue=lines.n_catalogue_categories,
                              n_periods=n_periods, organizations=ids, thresholds=th)
-    plans = dict(KeyAccountPlan.objects.filter(account_id__in=ids)
+    order = np.lexsort((m.organizations, -m.score, ~m.candidate))
+    if candidates_only:
+        order = order[m.candidate[order]]
+    if limit is not None:
+        order = order[:limit]
+    shown = [int(i) for i in order]
+    plans = dict(KeyAccountPlan.objects.filter(account_id__in=[ids[i] for i in shown])
                  .values_list("account_id", "stage"))
     out: list[dict[str, Any]] = []
-    for i, (pk, name, owner) in enumerate(orgs):
+    for i in shown:
+        pk, name, owner = orgs[i]
         cv = float(m.cv[i])
         out.append({
             "id": pk, "name": name, "owner": owner, "spend": float(m.spend[i]),
@@ -355,7 +367,6 @@ def key_account_candidates(*, user: User, n_periods: int = 4,
             "explanation": _key_account_explanation(m, i, lines.n_catalogue_categories,
                                                     n_periods, th),
         })
-    out.sort(key=lambda r: (not r["candidate"], -float(r["score"]), int(r["id"])))
     return out
 
 

@@ -32,6 +32,8 @@ from guanxi.web.charts import Chart
 from guanxi.web.views import _user, guanxi_errors
 
 PAGE = 50
+# The key-accounts page lists the best this many (candidates first); the API pages further.
+PAGE_ACCOUNTS = 200
 
 
 def _render(request: HttpRequest, template: str, context: dict[str, Any],
@@ -98,9 +100,8 @@ def prospects(request: HttpRequest) -> HttpResponse:
 @guanxi_errors
 def key_accounts(request: HttpRequest) -> HttpResponse:
     user = _user(request)
-    rows = reports.key_account_candidates(user=user)
-    if request.GET.get("candidates"):
-        rows = [r for r in rows if r["candidate"]]
+    rows = reports.key_account_candidates(user=user, limit=PAGE_ACCOUNTS,
+                                          candidates_only=bool(request.GET.get("candidates")))
     return _render(request, "insights/key_accounts.html",
                   {"rows": rows, "only_candidates": bool(request.GET.get("candidates")),
                    "stages": dict(KeyAccountStage.choices)})
@@ -160,8 +161,8 @@ def plan(request: HttpRequest, account_id: int) -> HttpResponse:
     else:
         form = PlanForm(initial={"owner": user if user.role != Role.ANALYST else None,
                                  "stage": KeyAccountStage.BUILD})
-    measures = next((r for r in reports.key_account_candidates(user=user)
-                     if r["id"] == account.pk), None)
+    measures = next(iter(reports.key_account_candidates(user=user,
+                                                        organization_id=account.pk)), None)
     return _render(request, "insights/plan.html", {
         "account": account, "plan": current, "form": form, "writable": writable,
         "measures": measures, "last_stage": current is not None
