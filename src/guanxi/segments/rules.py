@@ -637,8 +637,12 @@ def _describe(node: Any, *, top: bool = False) -> str:
     op = str(node.get("op", ""))
     words = str(_OP_WORDS.get(op, op))
     value = node.get("value")
-    shown = ", ".join(str(v) for v in value) if isinstance(value, list) else (
-        " ".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else value)
+    if isinstance(value, list):
+        shown: Any = ", ".join(str(v) for v in value)
+    elif isinstance(value, dict):  # consent: channel/purpose, as written in --where
+        shown = "/".join(str(value[k]) for k in ("channel", "purpose") if value.get(k))
+    else:
+        shown = value
     if op in ("is_set", "is_not_set"):
         text = f"{label} {words}"
     elif "%(n)s" in words:
