@@ -1,4 +1,4 @@
-"""``guanxi segments build`` and ``/api/v1/segments/build``: the statistical build from the edges."""
+"""``guanxi segments build`` and ``/api/v1/segments/build``: the statistical build at the edges."""
 
 from __future__ import annotations
 
