@@ -167,3 +167,29 @@ def test_the_queue_puts_the_most_valuable_customer_first(rep1: User, zhang_wei: 
     items = queue_for(user=rep1, as_of=TODAY)
     assert [i.title for i in items] == ["Big, today", "Small, late"]
     assert items[0].value == Decimal("98000.00")
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("frozen")
+def test_on_a_large_base_the_rules_are_learnt_from_a_sample_of_customers(
+    rep1: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from guanxi.care import selectors
+
+    # Given 12 tea-then-cup buyers, 12 rice buyers, and a sample of at most 9 customers
+    # (every 3rd id of 25)
+    for n in range(12):
+        c = customer_create(actor=rep1, name=f"Buyer {n}", owner=rep1)
+        buy(c, dt.datetime(2026, 5, 1, 10, tzinfo=SHANGHAI), ("pu-er-tea", "tea"))
+        buy(c, dt.datetime(2026, 5, 20, 10, tzinfo=SHANGHAI), ("tea-cup", "tableware"))
+        other = customer_create(actor=rep1, name=f"Rice {n}", owner=rep1)
+        buy(other, dt.datetime(2026, 5, 1, 10, tzinfo=SHANGHAI), ("rice", "food"))
+    newcomer = customer_create(actor=rep1, name="Newcomer", owner=rep1)
+    buy(newcomer, dt.datetime(2026, 9, 1, 10, tzinfo=SHANGHAI), ("pu-er-tea", "tea"))
+    monkeypatch.setattr(selectors, "SAMPLE_CUSTOMERS", 9)
+    rows = selectors._training_rows(TODAY - dt.timedelta(days=730))
+    # Then about a third of the customers' (customer, product) pairs are read (37 in all), and
+    # the newcomer still gets the cup
+    assert 8 <= len(rows) <= 18
+    offers = offers_for(user=rep1, customer_id=newcomer.pk)
+    assert [o.product for o in offers] == ["Tea Cup"]
