@@ -102,13 +102,17 @@ def main() -> None:
         print(f"first run total {time.perf_counter() - started:.1f} s", flush=True)
         started = time.perf_counter()
         report = services.daily_run(as_of=AS_OF)
-        print(f"same day again: {time.perf_counter() - started:.1f} s  "
-              f"created {sum(c.get('created', 0) for c in report.values())}", flush=True)
+        created = sum(c.get("created", 0) for k, c in report.items() if k != "milliseconds")
+        print(f"same day again: {time.perf_counter() - started:.1f} s  created {created}  "
+              f"{report['milliseconds']} ms", flush=True)
     with time_machine.travel(morning + dt.timedelta(days=1), tick=True):
         started = time.perf_counter()
         report = services.daily_run(as_of=AS_OF + dt.timedelta(days=1))
         print(f"next day, nothing changed: {time.perf_counter() - started:.1f} s  "
-              f"{ {k: v.get('created') for k, v in report.items()} }", flush=True)
+              f"{ {k: v.get('created') for k, v in report.items() if k != 'milliseconds'} }",
+              flush=True)
+        print("  seconds per step:",
+              {k: round(v / 1000, 1) for k, v in report["milliseconds"].items()}, flush=True)
 
 
 if __name__ == "__main__":

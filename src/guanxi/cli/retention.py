@@ -229,6 +229,8 @@ def daily_command(
         _print_json(report)
         return
     for kind, counts in report.items():
+        if kind == "milliseconds":
+            continue
         parts = ", ".join(f"{k} {v:,}" for k, v in counts.items())
         typer.echo(f"{kind:<16} {parts}")
 
