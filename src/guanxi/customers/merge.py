@@ -56,7 +56,13 @@ _EXPLICIT = (Consent, ImportantDate, ExternalId, Customer)
 # with the tombstone: they describe that record as it was, the survivor has its own rows for
 # the same runs, and the next scoring run computes the survivor from all the moved orders.
 # ``value.customervalue`` is a read-only view of the latest of those rows.
-KEEP_WITH_TOMBSTONE = frozenset({"value.customerscore", "value.customervalue"})
+KEEP_WITH_TOMBSTONE = frozenset({"value.customerscore", "value.customervalue",
+                                 # The same for segment snapshots and the per-run order totals.
+                                 "segments.segmentmembership", "segments.orderstats"})
+
+# Rows unique per (field, customer): the merged customer's rows the survivor already has (both
+# on the same static list) are dropped before the others move, instead of failing the merge.
+DROP_DUPLICATES_ON = {"segments.segmentmember": "segment"}
 
 # Tombstone chains are short (a merges into b, later b into c); the bound only guards a cycle
 # someone made by editing the database directly.
@@ -189,8 +195,12 @@ def _move_generic(survivor: Customer, merged: Customer) -> dict[str, int]:
                         continue  # the survivor has its own; this one stays with the tombstone
                     moved[name] = rows.update(**{rel.field.name: survivor})
                 else:
-                    moved[name] = model._base_manager.filter(
-                        **{rel.field.name: merged}).update(**{rel.field.name: survivor})
+                    rows = model._base_manager.filter(**{rel.field.name: merged})
+                    key = DROP_DUPLICATES_ON.get(model._meta.label_lower)
+                    if key is not None:
+                        has = model._base_manager.filter(**{rel.field.name: survivor})
+                        rows.filter(**{f"{key}__in": has.values(key)}).delete()
+                    moved[name] = rows.update(**{rel.field.name: survivor})
         except IntegrityError as exc:
             raise Conflict(
                 CustomerErrorCode.MERGE_CONFLICT,
