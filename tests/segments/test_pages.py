@@ -222,3 +222,13 @@ def test_long_segment_names_are_cut_for_the_sankey_but_stay_distinct() -> None:
     assert short["高价值常客，机构客户"] == "高价值常客，机构…"
     assert len(set(short.values())) == 4
     assert all(len(v) <= 18 for v in short.values())
+
+
+def test_a_failed_build_is_reported_on_the_list(segmented: Segment, manager: User) -> None:
+    from guanxi.segments.models import Segmentation, SegmentationStatus
+
+    Segmentation.objects.create(created_at=NOW, status=SegmentationStatus.FAILED,
+                                error="ValidationFailed: too few buyers")
+    page = signed_in(manager).get(reverse("segments:list")).content.decode()
+    assert "The last build" in page
+    assert "too few buyers" in page

@@ -33,7 +33,7 @@ from guanxi.segments.migration import (
     segment_migration,
     segment_migration_customers,
 )
-from guanxi.segments.models import Segment, SegmentKind, SegmentMembership
+from guanxi.segments.models import Segment, Segmentation, SegmentKind, SegmentMembership
 from guanxi.segments.rules import FIELDS, describe_rule
 from guanxi.segments.services import segment_create, segment_update
 from guanxi.segments.statistical import (
@@ -129,6 +129,7 @@ def segment_list(request: HttpRequest) -> HttpResponse:
         "can_build": can_build_segments(user),
         "build_form": BuildForm(),
         "segmentation": latest_segmentation(),
+        "last_build": Segmentation.objects.order_by("-created_at", "-id").first(),
         "building": request.GET.get("building") == "1",
         "run": latest_run(),
     })
