@@ -24,6 +24,9 @@ from guanxi.retention.models import (
     ReplenishmentStatus,
 )
 
+#: Days past its run-out day a reminder stays on the due list (also used when raising them).
+STALE_DAYS = 30
+
 
 def _visible_alerts(*, user: User) -> QuerySet[ChurnAlert]:
     return ChurnAlert.objects.filter(
@@ -71,14 +74,17 @@ def replenishments_due(*, user: User, as_of: dt.date | None = None,
                        within_days: int = 7) -> QuerySet[Replenishment]:
     """Open replenishments of visible customers that run out by ``as_of + within_days``.
 
-    Overdue ones are included (they are the most urgent). Each row has ``customer``,
-    ``product`` / ``category`` (``item_name``), ``due_on``, ``reason`` (words) and ``value``.
+    Overdue ones are included (they are the most urgent) for up to ``STALE_DAYS``. Each row
+    has ``customer``, ``product`` / ``category`` (``item_name``), ``due_on``, ``reason``
+    (words) and ``value``.
     """
     day = as_of or clock.today()
     return (
         Replenishment.objects.filter(
             status=ReplenishmentStatus.OPEN,
             due_on__lte=day + dt.timedelta(days=within_days),
+            # Overdue ones are the most urgent, until they go stale (see services.STALE_DAYS).
+            due_on__gte=day - dt.timedelta(days=STALE_DAYS),
             created_on__lte=day,
             customer__in=customers_visible(user=user).values("pk"),
         )

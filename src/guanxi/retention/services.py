@@ -39,6 +39,7 @@ from guanxi.retention.models import (
     Replenishment,
     ReplenishmentStatus,
 )
+from guanxi.retention.selectors import STALE_DAYS
 from guanxi.sales.models import NOT_A_PURCHASE, OrderLine
 
 log = logging.getLogger(__name__)
@@ -335,8 +336,9 @@ def replenishments_refresh(*, as_of: dt.date | None = None,
 
     Items are products, and categories where the customer rotates between products (no single
     product of the category is repeat-bought). A reminder is opened ``cfg.replenish_ahead_days``
-    before the run-out day and not for items more than one interval overdue (that silence is
-    the churn alert's business). One reminder per (customer, item, last purchase day).
+    before the run-out day and not for items more than half an interval (at most
+    ``STALE_DAYS``) overdue: that silence is the churn alert's business. One reminder per
+    (customer, item, last purchase day).
     """
     cfg = retention_settings(overrides)
     day = as_of or clock.today()
@@ -365,7 +367,10 @@ def replenishments_refresh(*, as_of: dt.date | None = None,
         run_out, interval = sched_cols["run_out"], sched_cols["interval"]
         ahead = today + np.timedelta64(cfg.replenish_ahead_days, "D")
         overdue_days = (today - run_out).astype(np.float64)
-        due = np.flatnonzero((run_out <= ahead) & (overdue_days <= interval))
+        # Overdue by more than half a cycle (at most STALE_DAYS) is no longer "about to run
+        # out": they bought elsewhere or stopped, and the churn alert speaks for that.
+        due = np.flatnonzero((run_out <= ahead)
+                             & (overdue_days <= np.minimum(interval / 2, STALE_DAYS)))
         new: list[Replenishment] = []
         for i in due.tolist():
             cid = int(sched_cols["customer"][i])
