@@ -27,6 +27,14 @@ def _frozen() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    """The list caches its counts per scoring run and build; ids repeat from test to test."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fast_hashing(settings: object) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
 
@@ -232,3 +240,13 @@ def test_a_failed_build_is_reported_on_the_list(segmented: Segment, manager: Use
     page = signed_in(manager).get(reverse("segments:list")).content.decode()
     assert "The last build" in page
     assert "too few buyers" in page
+
+
+def test_a_reps_list_counts_only_their_own_customers(segmented: Segment, rep1: User) -> None:
+    page = signed_in(rep1).get(reverse("segments:list")).content.decode()
+    mine = SegmentMembership.objects.filter(segment=segmented, is_primary=True,
+                                            customer__owner=rep1).count()
+    everyone = SegmentMembership.objects.filter(segment=segmented, is_primary=True).count()
+    assert mine < everyone
+    assert f">{mine}<" in page
+    assert f">{everyone}<" not in page

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.db.models import Count, Q, Sum
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -53,6 +54,7 @@ from guanxi.web.templatetags.guanxi_web import segment_label
 from guanxi.web.views import guanxi_errors
 
 MEMBERS_PER_PAGE = 50
+LIST_CACHE_SECONDS = 3600
 
 
 def _user(request: HttpRequest) -> User:
@@ -83,8 +85,32 @@ def _list_rows(user: User, segments: list[Segment]) -> list[dict[str, Any]]:
 
     One grouped query over the snapshots: a statistical segment counts its customers' primary
     memberships in its build's run, a rule or list segment its members in the latest run.
+    Snapshots only change with a scoring run or a build, so the counts are cached under both
+    (a million customers hold some 15 million memberships to group).
     """
     latest = latest_run()
+    build = latest_segmentation()
+    key = "segments-list:{}:{}:{}:{}".format(
+        latest.pk if latest else 0, build.pk if build else 0, user.pk,
+        ",".join(str(s.pk) for s in segments))
+    counts = cache.get(key)
+    if counts is None:
+        counts = _snapshot_counts(user, segments, latest)
+        cache.set(key, counts, LIST_CACHE_SECONDS)
+    equity = _equity(user)
+    out = []
+    for s in segments:
+        n, value = counts.get(s.pk, (None, None))
+        out.append({
+            "segment": s, "name": display_name(s), "size": n, "value": value,
+            "value_share": float(value / equity) if value is not None and equity else None,
+            "rule": describe_rule(s.definition) if s.kind == SegmentKind.DYNAMIC else "",
+        })
+    return out
+
+
+def _snapshot_counts(user: User, segments: list[Segment],
+                     latest: ScoreRun | None) -> dict[int, tuple[int, Decimal]]:
     run_of: dict[int, int | None] = {}
     for s in segments:
         if s.kind == SegmentKind.STATISTICAL:
@@ -101,16 +127,11 @@ def _list_rows(user: User, segments: list[Segment]) -> list[dict[str, Any]]:
         for row in (rows.values("run_id", "segment_id").order_by()
                     .annotate(n=Count("customer_id"), v=Sum("customer__value__clv"))):
             counts[(row["run_id"], row["segment_id"])] = (row["n"], Decimal(row["v"] or 0))
-    equity = _equity(user)
-    out = []
+    out: dict[int, tuple[int, Decimal]] = {}
     for s in segments:
         run_id = run_of[s.pk]
-        n, value = counts.get((run_id, s.pk), (None, None)) if run_id else (None, None)
-        out.append({
-            "segment": s, "name": display_name(s), "size": n, "value": value,
-            "value_share": float(value / equity) if value is not None and equity else None,
-            "rule": describe_rule(s.definition) if s.kind == SegmentKind.DYNAMIC else "",
-        })
+        if run_id is not None and (run_id, s.pk) in counts:
+            out[s.pk] = counts[(run_id, s.pk)]
     return out
 
 
