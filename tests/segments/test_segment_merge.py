@@ -7,12 +7,18 @@ from collections.abc import Iterator
 
 import pytest
 import time_machine
-from segrule_story import NOW, Shop, july, june
+from segrule_story import JULY, NOW, Shop, july, june, order
 
 from guanxi.accounts.models import User
 from guanxi.customers.merge import customer_merge
 from guanxi.segments import services
-from guanxi.segments.models import OrderStats, SegmentKind, SegmentMember, SegmentMembership
+from guanxi.segments.models import (
+    CategoryStats,
+    OrderStats,
+    SegmentKind,
+    SegmentMember,
+    SegmentMembership,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -32,10 +38,14 @@ def test_merging_two_customers_on_the_same_list(shop: Shop, admin: User) -> None
     shanghai = services.segment_create(user=admin, name="上海",
                                        definition={"field": "city", "op": "eq",
                                                    "value": "上海"})
+    order(shop.zhangwei, JULY, "50.00", "tea")
     june(shop)
     run = july(shop)
     services.snapshot_write(run=run)
     assert OrderStats.objects.filter(customer=shop.zhangwei).exists()
+    # (both bought tea: their per-category rows would collide if they moved)
+    assert CategoryStats.objects.filter(customer__in=[shop.wangfang, shop.zhangwei],
+                                        category="tea").count() == 2
     # When 张伟 is merged into 王芳
     customer_merge(actor=admin, survivor=shop.wangfang, merged=shop.zhangwei)
     # Then 王芳 is on both lists once, and the snapshot still says who was where that day

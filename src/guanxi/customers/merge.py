@@ -58,7 +58,8 @@ _EXPLICIT = (Consent, ImportantDate, ExternalId, Customer)
 # ``value.customervalue`` is a read-only view of the latest of those rows.
 KEEP_WITH_TOMBSTONE = frozenset({"value.customerscore", "value.customervalue",
                                  # The same for segment snapshots and the per-run order totals.
-                                 "segments.segmentmembership", "segments.orderstats"})
+                                 "segments.segmentmembership", "segments.orderstats",
+                                 "segments.categorystats"})
 
 # Rows unique per (field, customer): the merged customer's rows the survivor already has (both
 # on the same static list) are dropped before the others move, instead of failing the merge.

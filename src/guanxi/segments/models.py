@@ -203,3 +203,29 @@ class OrderStats(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} @ run {self.run_id}"
+
+
+class CategoryStats(models.Model):
+    """Per customer and product category, the last purchase of that category up to a run's date.
+
+    Written with ``OrderStats`` (same run), so "bought tea in the last 90 days" is a lookup in a
+    small table rather than a join of every order line with its order.
+    """
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE,
+                                 related_name="category_stats", db_index=False)
+    category = models.CharField(max_length=100)
+    run = models.ForeignKey(ScoreRun, on_delete=models.CASCADE, related_name="+",
+                            db_index=False)
+    last_bought_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("category statistics")
+        verbose_name_plural = _("category statistics")
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "category"],
+                                    name="category_stats_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.category}"

@@ -50,7 +50,7 @@ from guanxi.customers.models import (
 )
 from guanxi.sales.models import NOT_A_PURCHASE, Order, OrderLine
 from guanxi.segments.errors import SegmentErrorCode
-from guanxi.segments.models import ORDER_WINDOWS, OrderStats
+from guanxi.segments.models import ORDER_WINDOWS, CategoryStats, OrderStats
 from guanxi.value.models import CustomerScore, ScoreRun
 
 __all__ = ["FIELDS", "MAX_CONDITIONS", "FieldSpec", "compile_rule", "describe_rule",
@@ -145,6 +145,15 @@ class _Context:
         self.conditions = 0
         self.order_stats = order_stats
         self._stats_run_id: int | bool | None = False  # False: not looked up yet
+
+    @property
+    def stats_as_of(self) -> dt.date:
+        """The date the order totals end with (only asked when ``stats_run_id`` is set)."""
+        run_id = self.stats_run_id
+        assert run_id is not None
+        if self.run is not None and self.run.pk == run_id:
+            return self.run.as_of
+        return ScoreRun.objects.values_list("as_of", flat=True).get(pk=run_id)
 
     @property
     def stats_run_id(self) -> int | None:
@@ -579,7 +588,18 @@ def _stats_window(node: dict[str, Any], ctx: _Context) -> str | None:
 def _compile_category(spec: FieldSpec, op: str, value: Any, path: str, node: dict[str, Any],
                       ctx: _Context) -> Q:
     categories = _text_list(value, path) if isinstance(value, list) else [_text(value, path)]
-    lines = OrderLine.objects.filter(_purchases(node, path, ctx, prefix="order__"),
+    purchases = _purchases(node, path, ctx, prefix="order__")  # validates the period too
+    window = _stats_window(node, ctx)
+    if window is not None:
+        # The last purchase per customer and category as of the latest run: a small table.
+        bought = CategoryStats.objects.filter(run_id=ctx.stats_run_id,
+                                              category__in=categories)
+        if window != "all":
+            start = ctx.stats_as_of - dt.timedelta(days=int(window))
+            bought = bought.filter(last_bought_at__gte=clock.start_of_day(start))
+        q = Q(pk__in=bought.values("customer_id"))
+        return ~q if op == "not_in" else q
+    lines = OrderLine.objects.filter(purchases,
                                      order__customer_id=OuterRef("pk"),
                                      product__category__in=categories)
     q = Q(Exists(lines))

@@ -18,10 +18,11 @@ from guanxi.core import clock
 from guanxi.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from guanxi.customers.models import Customer
 from guanxi.customers.selectors import customers_visible
-from guanxi.sales.models import NOT_A_PURCHASE, Order
+from guanxi.sales.models import NOT_A_PURCHASE, Order, OrderLine, Product
 from guanxi.segments.errors import SegmentErrorCode
 from guanxi.segments.models import (
     ORDER_WINDOWS,
+    CategoryStats,
     OrderStats,
     Segment,
     SegmentKind,
@@ -229,7 +230,7 @@ def segment_freeze(*, user: User, segment: Segment, name: str,
 
 
 def order_stats_refresh(*, run: ScoreRun) -> int:
-    """Rewrite ``OrderStats`` from the purchases up to the end of ``run``'s date.
+    """Rewrite ``OrderStats`` and ``CategoryStats`` from the purchases up to ``run``'s date.
 
     One grouped ``INSERT ... SELECT`` over the orders; windows are whole days of the company's
     time zone ending with the run's date (the same boundaries as the rules' periods).
@@ -253,10 +254,23 @@ def order_stats_refresh(*, run: ScoreRun) -> int:
     )
     times = [ops.adapt_datetimefield_value(t) for t in starts]
     params = [run.pk, *times, *times, ops.adapt_datetimefield_value(end), *statuses]
+    lines, products = q(OrderLine._meta.db_table), q(Product._meta.db_table)
+    categories = (
+        f"INSERT INTO {q(CategoryStats._meta.db_table)}"
+        f" (customer_id, category, run_id, last_bought_at)"
+        f" SELECT o.customer_id, p.category, %s, MAX(o.placed_at)"
+        f" FROM {q(Order._meta.db_table)} o JOIN {lines} l ON l.order_id = o.id"
+        f" JOIN {products} p ON p.id = l.product_id"
+        f" WHERE o.placed_at < %s AND o.status NOT IN ({', '.join(['%s'] * len(statuses))})"
+        f" AND p.category <> '' GROUP BY o.customer_id, p.category"
+    )
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {q(OrderStats._meta.db_table)}")
+        cursor.execute(f"DELETE FROM {q(CategoryStats._meta.db_table)}")
         cursor.execute(sql, params)
-        return int(cursor.rowcount)
+        buyers = int(cursor.rowcount)
+        cursor.execute(categories, [run.pk, ops.adapt_datetimefield_value(end), *statuses])
+        return buyers
 
 
 def snapshot_write(*, run: ScoreRun) -> dict[int, int]:
