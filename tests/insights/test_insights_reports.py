@@ -177,6 +177,9 @@ def test_the_strategy_follows_the_statistical_segments_when_they_are_built(
     assert report["basis"] == "statistical"
     stat = report["segmentations"]["statistical"]
     assert {s["name"] for s in stat["segments"]} == {"甲", "乙"}
+    # Each half bought 100 books at 120 (list price 100): its category mix and price level
+    assert {s["top_category"] for s in stat["segments"]} == {"books"}
+    assert [s["price_level"] for s in stat["segments"]] == [pytest.approx(1.2)] * 2
     assert report["recommendation"] == "undifferentiated"
     # while the RFM view, where champions hold 90% of the equity, would focus
     assert report["segmentations"]["rfm"]["recommendation"] == "focused"

@@ -41,7 +41,7 @@ from guanxi.customers.selectors import access_customer, customers_visible
 from guanxi.insights.cities import city_tier
 from guanxi.insights.errors import InsightsErrorCode
 from guanxi.insights.models import KeyAccountPlan
-from guanxi.sales.models import NOT_A_PURCHASE, Order, OrderLine, Product
+from guanxi.sales.models import NOT_A_PURCHASE, Order, OrderLine, OrderStatus, Product
 
 CHUNK = 50_000
 
@@ -406,11 +406,14 @@ def strategy_inputs(*, user: User) -> StrategyInputs:
         "rfm": np.asarray(rfm, dtype=str), "tier": np.asarray(tier, dtype=str)}
     run = latest_run()
     statistical = _statistical_segments(run.pk, id_array) if run is not None else None
-    if statistical is not None:
-        segmentations["statistical"] = statistical
     mix, price = _segment_aggregates(qs, "value__rfm_segment")
+    mixes = {"rfm": mix}
+    prices = {"rfm": price}
+    if statistical is not None and run is not None:
+        segmentations["statistical"] = statistical
+        mixes["statistical"], prices["statistical"] = _statistical_aggregates(run.pk, qs)
     return StrategyInputs(value=np.asarray(clv, dtype=np.float64), segmentations=segmentations,
-                          category_counts={"rfm": mix}, price={"rfm": price})
+                          category_counts=mixes, price=prices)
 
 
 def _statistical_segments(run_id: int, ids: npt.NDArray[np.int64]
@@ -434,6 +437,46 @@ def _statistical_segments(run_id: int, ids: npt.NDArray[np.int64]
     out[pos[hit]] = names[hit]
     found = bool(hit.any())
     return out.astype(str) if found else None
+
+
+def _statistical_aggregates(run_id: int, qs: QuerySet[Customer]
+                            ) -> tuple[tuple[list[str], list[str], npt.NDArray[np.float64]],
+                                       tuple[list[str], npt.NDArray[np.float64],
+                                             npt.NDArray[np.float64]]]:
+    """``_segment_aggregates`` for the primary statistical segments of the run.
+
+    Read from the memberships towards the lines: each ``filter`` names every condition on the
+    orders and lines in one call, so they all apply to the same joined line (a second call
+    would join the orders again and pair any order's status with any other's lines).
+    """
+    from guanxi.segments.models import SegmentMembership
+
+    purchase = [s for s in OrderStatus.values if s not in NOT_A_PURCHASE]
+    members = SegmentMembership.objects.filter(run_id=run_id, is_primary=True,
+                                               segment__kind="statistical",
+                                               customer_id__in=qs.values("pk"))
+    line = "customer__orders__lines"
+    mix = list(members.filter(customer__orders__status__in=purchase,
+                              **{f"{line}__product__category__gt": ""})
+               .values_list("segment__name", f"{line}__product__category")
+               .annotate(n=Count(line)))
+    segs = sorted({r[0] for r in mix})
+    cats = sorted({r[1] for r in mix})
+    table = np.zeros((len(segs), len(cats)))
+    si = {s: i for i, s in enumerate(segs)}
+    ci = {c: i for i, c in enumerate(cats)}
+    for seg, cat, n in mix:
+        table[si[seg], ci[cat]] = n
+    price_rows = list(
+        members.filter(customer__orders__status__in=purchase,
+                       **{f"{line}__product__unit_price__gt": 0})
+        .values_list("segment__name")
+        .annotate(paid=Sum(f"{line}__amount"),
+                  listed=Sum(F(f"{line}__quantity") * F(f"{line}__product__unit_price"))))
+    names = [str(r[0]) for r in price_rows]
+    paid = np.asarray([float(r[1] or 0) for r in price_rows])
+    listed = np.asarray([float(r[2] or 0) for r in price_rows])
+    return (segs, cats, table), (names, paid, listed)
 
 
 def _segment_aggregates(qs: QuerySet[Customer], key: str
