@@ -73,7 +73,8 @@ def test_a_customer_who_buys_again_is_won_back(shop: Shop, rep1: User) -> None:
     alert = ChurnAlert.objects.get(customer=shop.weekly)
     assert alert.status == AlertStatus.WON_BACK
     assert alert.closed_on == AS_OF + dt.timedelta(days=2)
-    assert "bought again on" in alert.outcome_note
+    assert alert.outcome_note == (AS_OF + dt.timedelta(days=2)).isoformat()
+    assert alert.outcome == f"bought again on {alert.outcome_note}"
     assert report["churn_alerts"]["closed"] >= 1
     assert CustomerEvent.objects.filter(customer=shop.weekly,
                                         type=EventType.CHURN_ALERT_CLOSED).exists()

@@ -105,7 +105,7 @@ def alert_dict(alert: ChurnAlert) -> dict[str, Any]:
         "p_alive": alert.p_alive, "status": alert.status,
         "closed_on": alert.closed_on.isoformat() if alert.closed_on else None,
         "closed_by": alert.closed_by.username if alert.closed_by else None,
-        "outcome_note": alert.outcome_note,
+        "outcome_note": alert.outcome_note, "outcome": alert.outcome,
     }
 
 

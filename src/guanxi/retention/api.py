@@ -43,6 +43,7 @@ class AlertOut(Schema):
     closed_on: dt.date | None
     closed_by_id: int | None
     outcome_note: str
+    outcome: str = Field(description="The outcome in words (a won-back alert: when).")
 
 
 class AlertPageOut(Schema):
@@ -88,7 +89,7 @@ def _alert(a: ChurnAlert) -> dict[str, Any]:
         "expected_interval_days": a.expected_interval_days,
         "late_after_days": a.late_after_days, "p_alive": a.p_alive, "status": a.status,
         "closed_on": a.closed_on, "closed_by_id": a.closed_by_id,
-        "outcome_note": a.outcome_note,
+        "outcome_note": a.outcome_note, "outcome": a.outcome,
     }
 
 

@@ -74,6 +74,8 @@ class ChurnAlert(models.Model):
     closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("closed by"),
                                   null=True, blank=True, on_delete=models.SET_NULL,
                                   related_name="+")
+    # What the person wrote when closing it; for a won-back alert, the day of the new purchase
+    # (ISO), put in words by ``outcome``.
     outcome_note = models.TextField(_("outcome"), blank=True)
 
     class Meta:
@@ -97,6 +99,13 @@ class ChurnAlert(models.Model):
     def reason(self) -> str:
         """The reason in words, in the active language."""
         return alert_reason_text(self.reason_code, self.reason_params)
+
+    @property
+    def outcome(self) -> str:
+        """The outcome in words: a won-back alert keeps the day of the new purchase."""
+        if self.status == AlertStatus.WON_BACK and self.outcome_note:
+            return gettext("bought again on %(day)s") % {"day": self.outcome_note}
+        return self.outcome_note
 
 
 def alert_reason_text(code: str, params: dict[str, Any]) -> str:

@@ -190,7 +190,7 @@ def alerts_refresh(*, as_of: dt.date | None = None,
         won_mask = found & (current > open_last) & (current <= np.datetime64(day, "D"))
         won = [ChurnAlert(pk=open_rows[k][0], customer_id=open_rows[k][1],
                           status=AlertStatus.WON_BACK, closed_on=day,
-                          outcome_note=f"bought again on {current[k]}")
+                          outcome_note=str(current[k]))
                for k in np.flatnonzero(won_mask).tolist()]
         still_open = set(open_cid[~won_mask].tolist())
         ChurnAlert.objects.bulk_update(won, ["status", "closed_on", "outcome_note"],
