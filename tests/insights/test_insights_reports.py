@@ -183,3 +183,10 @@ def test_the_strategy_follows_the_statistical_segments_when_they_are_built(
     assert report["recommendation"] == "undifferentiated"
     # while the RFM view, where champions hold 90% of the equity, would focus
     assert report["segmentations"]["rfm"]["recommendation"] == "focused"
+
+
+def test_the_timeline_names_the_plan_event_in_chinese() -> None:
+    from django.utils import translation
+
+    with translation.override("zh-hans"):
+        assert str(EventType.KEY_ACCOUNT_PLAN_CHANGED.label) == "大客户计划变更"

@@ -47,3 +47,9 @@ class KeyAccountPlan(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id}: {self.stage}"
+
+
+# The label of the customers' event type this app writes (``EventType.KEY_ACCOUNT_PLAN_CHANGED``,
+# declared in guanxi.customers): named here too so this app's catalog translates it on the
+# customer's timeline.
+EVENT_LABEL = _("Key-account plan changed")
