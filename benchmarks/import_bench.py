@@ -15,15 +15,16 @@ Each line also gives the CPU seconds of this process (the import's Python and, f
 database engine), for PostgreSQL the CPU seconds of the server process serving the import
 (read from ``/proc`` when the server runs on this machine), and the load average: on a
 shared machine the wall-clock rate says as much about the neighbours as about the import,
-while the CPU seconds say what the import costs. On two cores the two can overlap (the next
+while the CPU seconds say what the import costs. On two cores they partly overlap (the next
 chunk is parsed while the database writes the current one), so a quiet machine's wall clock
-comes close to the larger of the two CPU figures, not their sum.
+falls between the larger of the two CPU figures and their sum.
 
 What the figures looked like (200,000 rows, 10,000 customers, a shared 2-core machine with
-load 3-7, so the wall clock is far above the CPU): PostgreSQL first import 5.7 s Python +
-4.2 s server CPU (it was 7.6 s + 7.9 s before foreign keys were checked per chunk, last
-purchases moved once and ids reserved with one ``setval``), re-import 5.4 s + 0.6 s; SQLite
-first import 8.9 s CPU (was 10.9 s), re-import 5.9 s (was 6.1 s).
+load 6-10, so the wall clock was far above the CPU; ``docs/import.md`` has the table):
+PostgreSQL first import 6.1 s Python + 4.8 s server CPU (before foreign keys were checked per
+chunk, last purchases moved once per import and ids reserved with one ``setval``: 6.7 s +
+10.1 s); re-import 6.0 s + 0.7 s; SQLite first import 9.7 s CPU (10.6 s), re-import 5.8 s.
+The 1,000,000-row figures of issue #2 need a quiet machine: run the two commands above.
 """
 
 from __future__ import annotations
