@@ -275,7 +275,10 @@ def _language(conf: CareSettings, country: str) -> str:
 
 def _purpose(kind: TaskKind) -> str:
     # A thank-you for an order is service; greetings are (soft) marketing.
-    return ConsentPurpose.SERVICE if kind == TaskKind.THANK_YOU else ConsentPurpose.MARKETING
+    return _SERVICE if kind is TaskKind.THANK_YOU else _MARKETING
+
+
+_SERVICE, _MARKETING = ConsentPurpose.SERVICE.value, ConsentPurpose.MARKETING.value
 
 
 @dataclasses.dataclass
@@ -288,13 +291,23 @@ class _Profile:
     channels: dict[str, set[str]] = dataclasses.field(default_factory=lambda: defaultdict(set))
 
 
+def _id_filter(field: str, ids: list[int]) -> Q:
+    """``field`` among the sorted ``ids``: a range when they are dense (a festival's chunk of
+    every customer), cheaper to plan and send than an IN list of 5,000 parameters; rows in the
+    range but not in ``ids`` are dropped by the caller."""
+    if ids and ids[-1] - ids[0] < 2 * len(ids):
+        return Q(**{f"{field}__gte": ids[0], f"{field}__lte": ids[-1]})
+    return Q(**{f"{field}__in": ids})
+
+
 def _profiles(ids: list[int]) -> dict[int, _Profile]:
+    wanted = set(ids)
     profiles = {
         pk: _Profile(name=name, country=country, owner_id=owner_id)
-        for pk, name, country, owner_id in Customer.objects.filter(pk__in=ids)
-        .values_list("pk", "name", "country", "owner_id")
+        for pk, name, country, owner_id in Customer.objects.filter(_id_filter("pk", ids))
+        .values_list("pk", "name", "country", "owner_id") if pk in wanted
     }
-    notes = (MemoryNote.objects.filter(customer_id__in=ids)
+    notes = (MemoryNote.objects.filter(_id_filter("customer_id", ids))
              .filter(Q(category=NoteCategory.TABOO) | Q(category=NoteCategory.PREFERENCE,
                                                         pinned=True))
              .order_by("customer_id", "-created_at")
@@ -307,7 +320,8 @@ def _profiles(ids: list[int]) -> dict[int, _Profile]:
             profile.taboos.append(text.lower())
         elif not profile.preference:
             profile.preference = text
-    for cid, channel, purpose in (Consent.objects.filter(customer_id__in=ids, granted=True)
+    for cid, channel, purpose in (Consent.objects.filter(_id_filter("customer_id", ids),
+                                                         granted=True)
                                   .values_list("customer_id", "channel", "purpose")):
         if cid in profiles:
             profiles[cid].channels[purpose].add(channel)
