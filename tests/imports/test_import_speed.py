@@ -257,6 +257,33 @@ class TestOrderImportFastPaths:
         assert zhang.last_purchase_at == dt.datetime(2024, 5, 1, 10, tzinfo=SHANGHAI)
 
 
+    @pytest.mark.usefixtures("known_customers")
+    def test_an_order_across_a_chunk_boundary_and_a_conflict_in_a_later_chunk(
+            self, manager: User, tmp_path: Path) -> None:
+        # Given an order of three lines where a chunk of two rows would end, and a later row
+        # (another chunk, parsed ahead while the first is written) reusing its number
+        rows = [["订单号", "客户编号", "下单时间", "实付金额", "商品"],
+                ["B1", "C001", "2024-05-01 10:00", "10", "茶叶"],
+                ["B2", "C002", "2024-05-02 10:00", "1", "茶杯"],
+                ["B2", "C002", "2024-05-02 10:00", "2", "茶壶"],
+                ["B2", "C002", "2024-05-02 10:00", "3", "茶盘"],
+                ["B3", "C001", "2024-05-03 10:00", "5", "茶叶"],
+                ["B2", "C002", "2024-05-09 10:00", "6", "茶叶"]]
+        path = write_csv(tmp_path / "orders.csv", rows)
+        # When it is imported in chunks of two rows
+        result = import_orders(path=path, actor=manager, chunk_size=2)
+        # Then the three lines make one order, and the later B2 is rejected as a conflict
+        assert (result.read, result.created, result.rejected) == (6, 5, 1)
+        b2 = Order.objects.get(external_id="B2")
+        assert (b2.total, b2.lines.count()) == (Decimal("6.00"), 3)
+        report = read_report(result.error_report or "")
+        assert [(r["_line"], r["_field"]) for r in report] == [("7", "下单时间")]
+        assert "use --update" in report[0]["_reason"]
+        # And one event per order, and the last purchases follow the stored orders
+        assert CustomerEvent.objects.filter(type="order_placed").count() == 3
+        last = dict(Customer.objects.values_list("external_ids__value", "last_purchase_at"))
+        assert last["C002"] == dt.datetime(2024, 5, 2, 10, tzinfo=SHANGHAI)
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's foreign-key triggers")
 @pytest.mark.django_db
 class TestForeignKeysCheckedPerChunk:
