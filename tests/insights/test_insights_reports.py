@@ -69,6 +69,11 @@ def test_li_ranks_only_his_prospects_that_may_be_contacted(shop: Shop, rep1: Use
     assert p["wangs"].pk not in ranking.ids
 
 
+def test_a_service_agent_gets_no_outreach_list(shop: Shop, agent: User) -> None:
+    with pytest.raises(PermissionDenied):
+        reports.prospects_rank(user=agent)
+
+
 def test_the_manager_ranks_the_team_and_the_analyst_sees_no_names(
         shop: Shop, manager: User, analyst: User) -> None:
     team = reports.prospects_rank(user=manager)

@@ -5,6 +5,7 @@ from enum import StrEnum
 
 class InsightsErrorCode(StrEnum):
     AGGREGATES_ONLY = "insights_aggregates_only"
+    NO_OUTREACH = "insights_no_outreach"
     NOT_ENOUGH_DATA = "insights_not_enough_data"
     NOT_SCORED = "insights_not_scored"
     NOT_AN_ORGANIZATION = "insights_not_an_organization"

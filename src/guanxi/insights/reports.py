@@ -275,9 +275,10 @@ def prospects_rank(*, user: User, top_tiers: Sequence[str] = selectors.DEFAULT_T
     basis (see module doc).
     """
     tiers = _check_tiers(top_tiers)
+    visible = selectors.prospects_visible(user=user)  # the access check, before any work
     if model is None:
         model = lookalike_model(top_tiers=tiers)
-    prospects = selectors.profile_traits(selectors.prospects_visible(user=user))
+    prospects = selectors.profile_traits(visible)
     consent = selectors.consent_state(prospects.ids)
     reason = np.full(len(prospects), "", dtype=object)
     reason[~consent.marketing_recorded] = "no_marketing_consent"

@@ -213,7 +213,14 @@ def buyers_with_tiers() -> QuerySet[Customer]:
 
 
 def prospects_visible(*, user: User) -> QuerySet[Customer]:
-    """Prospects the user may see: active customers without any purchase yet."""
+    """Prospects the user may rank for outreach: active customers without any purchase yet.
+
+    Service agents see every customer to find the one behind a ticket, not to prospect: an
+    outreach list is not theirs to see.
+    """
+    if user.role == Role.AGENT and not user.is_admin_role:
+        raise PermissionDenied(InsightsErrorCode.NO_OUTREACH,
+                               _("Service agents do not rank prospects for outreach."))
     return customers_visible(user=user).filter(last_purchase_at__isnull=True)
 
 

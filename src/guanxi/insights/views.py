@@ -39,7 +39,9 @@ PAGE_ACCOUNTS = 200
 def _render(request: HttpRequest, template: str, context: dict[str, Any],
             status: int = 200) -> HttpResponse:
     """Render with what the insights navigation needs (which links this person gets)."""
-    context.setdefault("aggregates", selectors.can_see_aggregates(_user(request)))
+    user = _user(request)
+    context.setdefault("aggregates", selectors.can_see_aggregates(user))
+    context.setdefault("outreach", user.is_admin_role or user.role != Role.AGENT)
     return render(request, template, context, status=status)
 
 
