@@ -250,3 +250,15 @@ def test_a_reps_list_counts_only_their_own_customers(segmented: Segment, rep1: U
     assert mine < everyone
     assert f">{mine}<" in page
     assert f">{everyone}<" not in page
+
+
+def test_a_builder_row_offers_only_the_conditions_its_field_supports(rep1: User) -> None:
+    client = signed_in(rep1)
+    assert 'hx-get="/segments/condition/?row=c0"' in client.get(reverse("segments:new")
+                                                                 ).content.decode()
+    row = client.get(reverse("segments:condition"), {"row": "c1", "c1-field": "clv"},
+                     headers={"hx-request": "true"}).content.decode()
+    assert 'value="between"' in row
+    assert 'value="has"' not in row  # a tag condition, not a number's
+    assert 'id="row-c1"' in row
+    assert client.get(reverse("segments:condition"), {"row": "x<script>"}).status_code == 404

@@ -96,6 +96,17 @@ class ConditionForm(forms.Form):
                               help_text=_("Only for amount spent, orders and categories."))
     negate = forms.BooleanField(label=_("not"), required=False)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Offer only the conditions the chosen field supports (the row is redrawn by htmx
+        # when the field changes).
+        key = self.add_prefix("field")
+        field = (self.data.get(key) if self.is_bound else None) or self.initial.get("field")
+        spec = FIELDS.get(field or "")
+        op_field = self.fields["op"]
+        if spec is not None and isinstance(op_field, forms.ChoiceField):
+            op_field.choices = [(op, OP_LABELS.get(op, op)) for op in spec.ops]
+
     def node(self) -> dict[str, Any] | None:
         data = self.cleaned_data
         if not data.get("field"):

@@ -9,6 +9,7 @@ urlpatterns: list[URLPattern] = [
     path("", views.segment_list, name="list"),
     path("new/", views.segment_builder, name="new"),
     path("preview/", views.segment_preview, name="preview"),
+    path("condition/", views.condition_row, name="condition"),
     path("build/", views.segment_build, name="build"),
     path("migration/", views.migration_view, name="migration"),
     path("migration/cell/", views.migration_cell, name="migration_cell"),

@@ -9,6 +9,7 @@ aggregates but no customer's name or contact details, as on the dashboard.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -27,7 +28,13 @@ from guanxi.core.pagination import keyset_page
 from guanxi.customers.models import LifecycleStage, ValueTier
 from guanxi.customers.selectors import can_see_contact_details, customers_visible
 from guanxi.segments import selectors
-from guanxi.segments.forms import BuildForm, RenameForm, RuleForm, rule_is_simple
+from guanxi.segments.forms import (
+    BuildForm,
+    ConditionForm,
+    RenameForm,
+    RuleForm,
+    rule_is_simple,
+)
 from guanxi.segments.migration import (
     SCHEMES,
     migration_runs,
@@ -316,6 +323,17 @@ def _preview(user: User, form: RuleForm) -> dict[str, Any]:
     except GuanxiError as exc:
         return {"error": exc.message, "field": exc.field}
     return {"preview": preview}
+
+
+@login_required
+@require_GET
+def condition_row(request: HttpRequest) -> HttpResponse:
+    """One builder row redrawn for its field: only that field's conditions are offered."""
+    prefix = request.GET.get("row", "")
+    if not re.fullmatch(r"c\d{1,2}", prefix):
+        raise Http404(_("Unknown row."))
+    form = ConditionForm(request.GET, prefix=prefix)
+    return render(request, "segments/_condition.html", {"c": form})
 
 
 @login_required
