@@ -83,3 +83,12 @@ def test_the_pages_speak_chinese(shop: Shop, manager: User) -> None:
     text = page.content.decode()
     assert "最佳客户" in text
     assert "通过referral获得的客户" in text
+
+
+def test_before_any_scoring_the_pages_say_what_to_do(analyst: User, frozen: None) -> None:
+    client = _as(analyst)
+    for url in ("/insights/traits/", "/insights/prospects/", "/insights/strategy/"):
+        page = client.get(url)
+        assert page.status_code == 200
+        assert "guanxi score" in page.content.decode()
+    assert "No organizations." in client.get("/insights/key-accounts/").content.decode()
