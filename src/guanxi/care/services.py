@@ -61,6 +61,10 @@ class _Candidate:
     years: int | None = None
     # Words that, found in a taboo note, cancel the task ("birthday", "生日"...).
     taboo_words: tuple[str, ...] = ()
+    # The occasion in a title the rep reads, when the message's wording (to the customer) does
+    # not fit there.
+    label: str = ""
+    label_zh: str = ""
 
 
 def _key(kind: TaskKind, customer_id: int, occasion: str, year: int) -> str:
@@ -182,7 +186,8 @@ def _first_purchase_anniversaries(start: dt.date, end: dt.date) -> Iterator[_Can
             kind=TaskKind.ANNIVERSARY, customer_id=cid, due_on=hit[0],
             occasion="the anniversary of your first purchase with us",
             occasion_zh="您第一次选购我们产品的纪念日", years=hit[1] - first.year,
-            taboo_words=ANNIVERSARY_WORDS)
+            taboo_words=ANNIVERSARY_WORDS, label="first purchase anniversary",
+            label_zh="首次购买纪念日")
 
 
 def _first_purchases_from_orders(days: list[dt.date], before: dt.datetime
@@ -216,7 +221,8 @@ def _partnership_anniversaries(start: dt.date, end: dt.date) -> Iterator[_Candid
                          kind=TaskKind.ANNIVERSARY, customer_id=cid, due_on=hit[0],
                          occasion="the anniversary of our partnership",
                          occasion_zh="我们合作的周年纪念日", years=hit[1] - began.year,
-                         taboo_words=ANNIVERSARY_WORDS)
+                         taboo_words=ANNIVERSARY_WORDS, label="partnership anniversary",
+                         label_zh="合作周年纪念")
 
 
 def _thank_yous(conf: CareSettings, as_of: dt.date, end: dt.date) -> Iterator[_Candidate]:
@@ -376,7 +382,10 @@ class _Drafter:
 
 
 def _title(c: _Candidate, name: str) -> str:
-    occasion = c.occasion_zh if translation.get_language() == "zh-hans" else c.occasion
+    if translation.get_language() == "zh-hans":
+        occasion = c.label_zh or c.occasion_zh
+    else:
+        occasion = c.label or c.occasion
     if c.kind == TaskKind.BIRTHDAY:
         return gettext("%(name)s: birthday") % {"name": name}
     if c.kind == TaskKind.THANK_YOU:
