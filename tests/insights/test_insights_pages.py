@@ -69,6 +69,12 @@ def test_li_starts_and_advances_a_plan_from_the_page(accounts: Accounts, rep1: U
     assert response.status_code == 302
     client.post(f"{url}advance/")
     assert KeyAccountPlan.objects.get().stage == "stabilize"
+    # In place with htmx: the panel comes back with the last stage and no advance button
+    panel = client.post(f"{url}advance/", headers={"hx-request": "true"}).content.decode()
+    assert 'id="plan-panel"' in panel
+    assert "Strengthen the relationship" in panel
+    assert "Advance to the next stage" not in panel
+    assert "<html" not in panel
     # Wang cannot see it; the analyst reads it but gets no form and cannot advance it
     assert _as(rep2).get(url).status_code == 404
     read_only = _as(analyst).get(url).content.decode()

@@ -27,7 +27,7 @@ from guanxi.customers.models import ValueTier
 from guanxi.customers.selectors import can_change_customer
 from guanxi.insights import reports, selectors, services
 from guanxi.insights.exports import table_csv
-from guanxi.insights.models import KeyAccountStage
+from guanxi.insights.models import KeyAccountPlan, KeyAccountStage
 from guanxi.web.charts import Chart
 from guanxi.web.views import _user, guanxi_errors
 
@@ -157,9 +157,7 @@ def plan(request: HttpRequest, account_id: int) -> HttpResponse:
             else:
                 return HttpResponseRedirect(reverse("insights:plan", args=[account_id]))
     elif current is not None:
-        form = PlanForm(initial={"owner": current.owner, "stage": current.stage,
-                                 "goals": current.goals, "notes": current.notes,
-                                 "next_review_on": current.next_review_on})
+        form = _plan_form(current)
     else:
         form = PlanForm(initial={"owner": user if user.role != Role.ANALYST else None,
                                  "stage": KeyAccountStage.BUILD})
@@ -177,8 +175,22 @@ def plan(request: HttpRequest, account_id: int) -> HttpResponse:
 def plan_advance(request: HttpRequest, account_id: int) -> HttpResponse:
     user = _user(request)
     current = selectors.access_plan(user=user, account_id=account_id, write=True)
-    services.key_account_plan_advance(actor=user, plan=current)
+    try:
+        plan = services.key_account_plan_advance(actor=user, plan=current)
+    except Conflict:
+        plan = current  # already in the last stage (a second click): show it as it is
+    if getattr(request, "htmx", False):
+        # In place: the panel with the new stage, and its form showing the new values.
+        return _render(request, "insights/_plan_panel.html", {
+            "account": plan.account, "plan": plan, "writable": True,
+            "last_stage": plan.stage == KeyAccountStage.STRENGTHEN,
+            "form": _plan_form(plan)})
     return HttpResponseRedirect(reverse("insights:plan", args=[account_id]))
+
+
+def _plan_form(plan: KeyAccountPlan) -> PlanForm:
+    return PlanForm(initial={"owner": plan.owner, "stage": plan.stage, "goals": plan.goals,
+                             "notes": plan.notes, "next_review_on": plan.next_review_on})
 
 
 def _pareto_chart(report: dict[str, Any]) -> Chart:
