@@ -69,3 +69,27 @@ def test_a_customer_rotating_brands_is_reminded_of_the_category(
     assert item.due_on == AS_OF + dt.timedelta(days=5)
     # And a second refresh the same day adds nothing
     assert services.replenishments_refresh(as_of=AS_OF)["created"] == 0
+
+
+def test_a_new_brand_of_the_category_closes_the_reminder(rep1: User,
+                                                        the_next_morning: None) -> None:
+    household = Customer.objects.create(name="赵丽", owner=rep1)
+    other = Customer.objects.create(name="钱进", owner=rep1)
+    brands = [Product.objects.create(sku=f"RICE-{k}", name=f"Rice brand {k}", category="Rice")
+              for k in range(4)]
+    for who in (household, other):
+        for k, back in enumerate((85, 55, 25)):
+            order = Order.objects.create(external_id=f"{who.pk}-{k}", customer=who,
+                                         placed_at=at(AS_OF - dt.timedelta(days=back)),
+                                         total=Decimal("60.00"))
+            order.lines.create(product=brands[k], quantity=1, amount=Decimal("60.00"))
+    assert services.replenishments_refresh(as_of=AS_OF)["created"] == 2
+    # When the household buys a fourth brand of rice
+    order = Order.objects.create(external_id="new-brand", customer=household,
+                                 placed_at=at(AS_OF), total=Decimal("60.00"))
+    order.lines.create(product=brands[3], quantity=1, amount=Decimal("60.00"))
+    counts = services.replenishments_refresh(as_of=AS_OF)
+    # Then its reminder is closed as bought; the other household's stays open
+    assert counts == {"created": 0, "closed": 1, "unchanged": 1}
+    assert Replenishment.objects.get(customer=household).status == "bought"
+    assert Replenishment.objects.get(customer=other).status == "open"

@@ -366,11 +366,10 @@ def replenishments_refresh(*, as_of: dt.date | None = None,
         _serialize("retention.replenishments_refresh")
         open_rows = list(Replenishment.objects.filter(status=ReplenishmentStatus.OPEN)
                          .values_list("pk", "customer_id", "item_key", "last_bought_on"))
-        last_bought = _last_bought(lines)
+        last_bought = _last_bought(lines, [(cid, key) for _, cid, key, _ in open_rows])
         bought: list[Replenishment] = []
         still_open: set[tuple[int, str]] = set()
-        for pk, cid, key, last_on in open_rows:
-            current = last_bought.get((cid, key))
+        for (pk, cid, key, last_on), current in zip(open_rows, last_bought, strict=True):
             if current is not None and last_on < current <= day:
                 bought.append(Replenishment(pk=pk, status=ReplenishmentStatus.BOUGHT,
                                             closed_on=day))
@@ -412,20 +411,45 @@ def replenishments_refresh(*, as_of: dt.date | None = None,
     return counts
 
 
-def _last_bought(lines: dict[str, npt.NDArray[Any]]) -> dict[tuple[int, str], dt.date]:
-    """Last purchase day per (customer, item key), products and categories."""
-    out: dict[tuple[int, str], dt.date] = {}
-    if not lines["customer"].size:
+def _last_bought(lines: dict[str, npt.NDArray[Any]],
+                 wanted: list[tuple[int, str]]) -> list[dt.date | None]:
+    """Last purchase day in ``lines`` of each wanted (customer, item key), or None.
+
+    Integer pair codes and one sort instead of a dictionary of every pair: the lines of a
+    large company hold millions of pairs, the open reminders a few thousand.
+    """
+    out: list[dt.date | None] = [None] * len(wanted)
+    if not lines["customer"].size or not wanted:
         return out
-    for prefix, items in (("p:", lines["product"].astype(str)), ("c:", lines["category"])):
-        keys = np.char.add(prefix, items)
-        pair = np.char.add(np.char.add(lines["customer"].astype(str), "|"), keys)
-        uniq, inverse = np.unique(pair, return_inverse=True)
-        last = np.full(uniq.size, np.datetime64("1970-01-01", "D"))
-        np.maximum.at(last, inverse, lines["day"])
-        for p, d in zip(uniq.tolist(), last.astype(dt.date).tolist(), strict=True):
-            cid, key = p.split("|", 1)
-            out[(int(cid), key)] = d
+    categories, cat_code = np.unique(lines["category"], return_inverse=True)
+    for prefix, item_code in (("p:", lines["product"]), ("c:", cat_code.astype(np.int64))):
+        rows = [k for k, (_, key) in enumerate(wanted) if key.startswith(prefix)]
+        if not rows:
+            continue
+        if prefix == "p:":
+            want_item = np.array([int(wanted[k][1][2:]) for k in rows], dtype=np.int64)
+        else:
+            names = np.array([wanted[k][1][2:] for k in rows], dtype=str)
+            pos = np.minimum(np.searchsorted(categories, names), max(categories.size - 1, 0))
+            want_item = np.where(categories[pos] == names, pos, -1).astype(np.int64)
+        want_cid = np.array([wanted[k][0] for k in rows], dtype=np.int64)
+        # Last day per (customer, item): sort lines by pair then day, keep each pair's last.
+        order = np.lexsort((lines["day"], item_code, lines["customer"]))
+        c, it, d = lines["customer"][order], item_code[order], lines["day"][order]
+        last = np.ones(c.size, dtype=bool)
+        last[:-1] = (c[1:] != c[:-1]) | (it[1:] != it[:-1])
+        c, it, d = c[last], it[last], d[last]
+        # Look the wanted pairs up among the sorted (customer, item) pairs.
+        # One int64 key per pair, ordered like the sort (ids stay far below 2**63 / span).
+        span = int(max(it.max(initial=0), want_item.max(initial=0))) + 2
+        pair_key = c * span + (it + 1)
+        found = np.searchsorted(pair_key, want_cid * span + (want_item + 1))
+        found = np.minimum(found, max(c.size - 1, 0))
+        hit = (c[found] == want_cid) & (it[found] == want_item)
+        days = d[found].astype(dt.date).tolist()
+        for k, row in enumerate(rows):
+            if hit[k]:
+                out[row] = days[k]
     return out
 
 
