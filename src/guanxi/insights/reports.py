@@ -204,6 +204,7 @@ class ProspectRanking:
     excluded_reason: npt.NDArray[np.str_]
     holdout_auc: float
     show_names: bool
+    _phrases: dict[tuple[str, str], str] = dataclasses.field(default_factory=dict, repr=False)
 
     @property
     def excluded_counts(self) -> dict[str, int]:
@@ -220,8 +221,11 @@ class ProspectRanking:
             if j < 0:
                 continue
             feature = self.scores.features[j]
-            out.append({"feature": feature, "level": str(level),
-                        "label": trait_phrase(feature, str(level)),
+            key = (feature, str(level))
+            label = self._phrases.get(key)
+            if label is None:  # few distinct traits: each put into words once per export
+                label = self._phrases[key] = trait_phrase(feature, str(level))
+            out.append({"feature": feature, "level": str(level), "label": label,
                         "contribution": float(contribution)})
         return out
 
@@ -230,7 +234,9 @@ class ProspectRanking:
         ids = self.ids[start:stop].tolist()
         fields = ("name", "owner__username", "city") if self.show_names else \
             ("owner__username", "city")
-        info = selectors.names_of(ids, fields=fields)
+        info: dict[int, tuple[Any, ...]] = {}
+        for begin in range(0, len(ids), 10_000):  # an export of all: no 1M-id IN list
+            info.update(selectors.names_of(ids[begin:begin + 10_000], fields=fields))
         rows = []
         for offset, cid in enumerate(ids):
             i = start + offset
