@@ -306,7 +306,9 @@ def test_scalar_results_equal_array_results(
     ]:
         one = method(*args)
         assert one.shape == ()
-        np.testing.assert_array_equal(method(*many)[1], one)
+        # Equal to rounding: numpy's vectorized exp/log may differ from its scalar path in the
+        # last bit (seen on AVX-512 machines), so a few ulps are allowed, nothing more.
+        np.testing.assert_allclose(method(*many)[1], one, rtol=1e-13, atol=0)
 
 
 @settings(max_examples=40, deadline=None)

@@ -73,7 +73,9 @@ def maximize_log_likelihood(
         return last[key]
 
     def objective(theta: FloatArray) -> tuple[float, FloatArray]:
-        params = np.exp(theta)
+        params = _exp(theta)
+        if not np.all(np.isfinite(params)):
+            return np.inf, np.zeros_like(theta)
         ll, grad = evaluate(params)
         value = -ll / total_weight + penalizer * float(np.sum(params**2))
         gradient = -grad * params / total_weight + 2.0 * penalizer * params**2
@@ -108,7 +110,9 @@ def maximize_log_likelihood(
         analytic = hessian
 
         def approximate(theta: FloatArray) -> tuple[float, FloatArray]:
-            params = np.exp(theta)
+            params = _exp(theta)
+            if not np.all(np.isfinite(params)):
+                return np.inf, np.zeros_like(theta)
             ll, grad = warm_start(params)
             value = -ll / total_weight + penalizer * float(np.sum(params**2))
             if not np.isfinite(value):
@@ -186,3 +190,11 @@ def standard_errors(
     variances = np.diag(covariance)
     with np.errstate(invalid="ignore"):
         return np.where(variances > 0, np.sqrt(np.abs(variances)), np.nan)
+
+
+def _exp(theta: FloatArray) -> FloatArray:
+    """Parameters from their logs. A line search may probe absurd steps (log-parameters of
+    10^6 were seen with scipy 1.17): those overflow to inf, which the objectives turn into an
+    infinite value the search backs away from, without a warning."""
+    with np.errstate(over="ignore"):
+        return np.exp(theta)
