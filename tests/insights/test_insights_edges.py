@@ -48,7 +48,9 @@ def test_the_api_gives_traits_to_the_analyst_and_refuses_the_rep(
     refused = Api(rep1).get("/insights/traits")
     assert refused.status_code == 403
     assert refused.json()["code"] == "insights_aggregates_only"
-    assert Api(analyst).get("/insights/traits", top="gold").status_code == 422
+    bad = Api(analyst).get("/insights/traits", top="gold")
+    assert bad.status_code == 422
+    assert bad.json()["code"] == "insights_invalid_tier"
 
 
 def test_li_pages_through_his_ranked_prospects_and_exports_them(shop: Shop, rep1: User) -> None:

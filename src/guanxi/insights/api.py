@@ -155,7 +155,7 @@ def plan_create(request: HttpRequest, account_id: int,
 def plan_update(request: HttpRequest, account_id: int, payload: PlanPatch) -> dict[str, Any]:
     user = user_of(request)
     plan = selectors.access_plan(user=user, account_id=account_id, write=True)
-    fields = payload.dict(exclude_unset=True)
+    fields = payload.model_dump(exclude_unset=True)
     if "owner_id" in fields:
         fields["owner"] = _owner(fields.pop("owner_id"))
     plan = services.key_account_plan_update(actor=user, plan=plan, **fields)

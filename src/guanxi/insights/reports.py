@@ -147,7 +147,7 @@ def _check_tiers(top_tiers: Sequence[str]) -> tuple[str, ...]:
     tiers = tuple(dict.fromkeys(t.strip() for t in top_tiers if t.strip()))
     bad = [t for t in tiers if t not in allowed]
     if bad or not tiers:
-        raise ValidationFailed(InsightsErrorCode.NOT_ENOUGH_DATA,
+        raise ValidationFailed(InsightsErrorCode.INVALID_TIER,
                                _("Unknown value tier %(tier)r; use %(allowed)s.") % {
                                    "tier": bad[0] if bad else "", "allowed": ", ".join(allowed)},
                                field="top")

@@ -83,7 +83,7 @@ def key_account_plan_update(*, actor: User | None, plan: KeyAccountPlan,
     unknown = set(fields) - set(EDITABLE)
     if unknown:
         name = sorted(unknown)[0]
-        raise ValidationFailed(InsightsErrorCode.INVALID_STAGE,
+        raise ValidationFailed(InsightsErrorCode.INVALID_FIELD,
                                _("Unknown field %(field)r.") % {"field": name}, field=name)
     plan = KeyAccountPlan.objects.select_for_update(of=("self",)).select_related(
         "owner", "account").get(pk=plan.pk)
