@@ -18,6 +18,8 @@ class RunStatus(models.TextChoices):
     BUILDING = "building", _("Building")
     COMPLETE = "complete", _("Complete")
     FAILED = "failed", _("Failed")
+    # Superseded by a newer run of the same date; its rows are deleted right after the swap.
+    REPLACED = "replaced", _("Replaced")
 
 
 class RunPath(models.TextChoices):

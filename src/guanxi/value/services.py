@@ -6,7 +6,8 @@ The order of the steps is what makes a failure harmless:
 2. its ``CustomerScore`` rows are bulk-inserted (``COPY`` on PostgreSQL) — outside the swap
    transaction, so a million rows never hold a long write lock on the snapshot readers use;
 3. one short transaction writes ``score_changed`` events (the new run joined with the previous
-   latest run, set-based), deletes the old run of that date and marks the new one *complete*.
+   latest run, set-based), marks the old run of that date *replaced* and the new one
+   *complete*; the replaced run's rows are deleted after the commit.
 
 Marking it complete is the whole swap: the customers' latest values (``customer.value``) are a
 view over the latest complete run, so no customer row is written. Anything that fails before 3
@@ -264,7 +265,6 @@ def _swap_in(run: ScoreRun, *, cfg: ValueSettings, now: dt.datetime) -> None:
     a view over the latest complete run, so nothing is copied. Score-changed events compare the
     run with the previous latest run, set-based, before that run's rows can go away.
     """
-    scores = connection.ops.quote_name(CustomerScore._meta.db_table)
     with transaction.atomic():
         # Lock the date's complete run(s): two runs of one date swap in one after the other.
         old = list(ScoreRun.objects.select_for_update()
@@ -274,11 +274,10 @@ def _swap_in(run: ScoreRun, *, cfg: ValueSettings, now: dt.datetime) -> None:
         becomes_latest = previous is None or previous.as_of <= run.as_of
         if becomes_latest and previous is not None and cfg.events:
             _write_score_events(run, previous=previous, now=now)
-        with connection.cursor() as cursor:
-            for pk in old:
-                # Raw DELETE: the ORM cascade would load a million score objects first.
-                cursor.execute(f"DELETE FROM {scores} WHERE run_id = %s", [pk])
-        ScoreRun.objects.filter(pk__in=old).delete()
+        # The old run of the date only changes status here; its million rows are deleted after
+        # the commit (``_drop_replaced``), so the swap stays one short transaction.
+        ScoreRun.objects.filter(pk__in=old).update(status=RunStatus.REPLACED,
+                                                   error=f"Replaced by run {run.pk}.")
         run.status = RunStatus.COMPLETE
         run.finished_at = clock.now()
         run.save()
@@ -438,8 +437,11 @@ def score_all(
     except BaseException as exc:
         _discard(run, exc)
         raise
-    # The run is complete and committed (or will be with the caller's transaction): what the
-    # listeners do is theirs — a failing one is logged, it does not undo the run.
+    # The run is complete and committed (or will be with the caller's transaction): cleaning
+    # up and what the listeners do cannot undo it any more.
+    started = time.perf_counter()
+    _drop_replaced()
+    run.timings["cleanup"] = time.perf_counter() - started
     started = time.perf_counter()
     transaction.on_commit(lambda: _announce(run))
     if not connection.in_atomic_block:
@@ -448,6 +450,19 @@ def score_all(
     if progress:
         progress("done", total, total)
     return run
+
+
+def _drop_replaced() -> None:
+    """Delete the runs a newer run of their date replaced (and any left by a failed cleanup)."""
+    table = connection.ops.quote_name(CustomerScore._meta.db_table)
+    for pk in ScoreRun.objects.filter(status=RunStatus.REPLACED).values_list("pk", flat=True):
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                # Raw DELETE: the ORM cascade would load a million score objects first.
+                cursor.execute(f"DELETE FROM {table} WHERE run_id = %s", [pk])
+                ScoreRun.objects.filter(pk=pk).delete()
+        except DatabaseError:
+            logger.exception("Could not delete replaced score run %s; the next run retries", pk)
 
 
 def _announce(run: ScoreRun) -> None:
