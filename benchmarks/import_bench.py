@@ -41,7 +41,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 PG_SERVER = os.environ.get("GUANXI_BENCH_PG", "postgres://postgres@127.0.0.1:5432")
-PG_DB = "guanxi_bench_import"
+PG_DB = os.environ.get("GUANXI_BENCH_PG_DB", "guanxi_bench_import")
 
 
 def generate(directory: Path, rows: int, customers: int, seed: int = 7) -> tuple[Path, Path]:

@@ -137,6 +137,35 @@ class TestOrderImportFastPaths:
             again = import_orders(path=path, actor=manager)
         assert (again.unchanged, again.created, again.rejected) == (4, 0, 0)
 
+    def test_odd_characters_in_order_numbers_reach_the_database_as_written(
+            self, manager: User, tmp_path: Path) -> None:
+        # Given an export whose order numbers, customer numbers, SKUs and channels hold the
+        # characters COPY and array literals treat specially (written as one text block)
+        odd = ["A\tB", "back\\slash", 'say "hi"', "two\nlines", "\\N", "NULL", "a,b",
+               "{x}", '","', "cr\rx", "普通"]
+        rows = [["订单号", "客户编号", "下单时间", "实付金额", "商品", "渠道"]]
+        for i, text in enumerate(odd):
+            rows.append([f"{text}-{i}", f"{text}#c", "2024-05-01 10:00", f"{i + 1}",
+                         f"{text}-sku", text])
+        rows.append(["plain", "plain#c", "2024-05-01 10:00", "9", "", ""])
+        path = write_csv(tmp_path / "orders.csv", rows)
+        # When it is imported with its customers, then imported again
+        first = import_orders(path=path, actor=manager, create_customers=True)
+        again = import_orders(path=path, actor=manager)
+        # Then every order is stored with exactly the file's texts
+        assert (first.created, first.rejected) == (len(odd) + 1, 0)
+        stored = {o.external_id: o for o in Order.objects.select_related("customer")}
+        for i, text in enumerate(odd):
+            order = stored[f"{text}-{i}"]
+            assert order.channel == text
+            assert order.customer.external_ids.get().value == f"{text}#c"
+            assert order.lines.get().product.sku == f"{text}-sku"
+            assert CustomerEvent.objects.get(data__order_id=order.pk).data["external_id"] \
+                == f"{text}-{i}"
+        assert stored["plain"].lines.get().product is None
+        # And the second import finds every order unchanged
+        assert (again.unchanged, again.created, again.rejected) == (len(odd) + 1, 0, 0)
+
     @pytest.mark.usefixtures("known_customers")
     def test_rows_rejected_while_reading_ahead_are_reported_in_file_order(
             self, manager: User, tmp_path: Path) -> None:

@@ -298,9 +298,12 @@ class CustomerEvent(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="events",
                                  db_index=False)
     type = models.CharField(max_length=32, choices=EventType.choices)
-    occurred_at = models.DateTimeField(db_index=True)
+    # No single-column indexes on ``occurred_at`` nor ``actor``: every query reads a customer's
+    # events (``event_timeline``), and each index cost every imported order row (issue #2).
+    # Deleting a user (SET NULL here) scans the table instead: a rare administrator action.
+    occurred_at = models.DateTimeField()
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                              on_delete=models.SET_NULL, related_name="+")
+                              on_delete=models.SET_NULL, related_name="+", db_index=False)
     data = models.JSONField(default=dict, blank=True)
 
     class Meta:

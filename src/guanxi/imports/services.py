@@ -177,11 +177,34 @@ def _insert(model: type[models.Model], names: list[str], rows: list[tuple[Any, .
         if connection.vendor == "postgresql":
             raw = cursor.cursor
             with raw.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+                # The chunk as one block of COPY text: ``write_row`` per row cost 1.2 s of
+                # Python per 100,000 orders, more than the rest of the writing.
+                copy.write(_copy_block(rows))
         else:
             marks = ", ".join(["%s"] * len(names))
             cursor.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)
+
+
+# COPY's text format: a value's backslash, tab, newline and carriage return are escaped.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_block(rows: list[tuple[Any, ...]]) -> str:
+    """``rows`` in COPY's text format: one line per row, tab between values, ``\\N`` for None.
+
+    Values are ints, Decimals and text (times already as text). The common chunk has no None
+    and no character COPY would need escaped, which one look at the whole block confirms
+    (exactly one tab between values, one newline between rows, no backslash, no CR); any
+    other chunk is written value by value with the escapes.
+    """
+    width = len(rows[0])
+    if not any(None in row for row in rows):
+        block = "\n".join(["\t".join(map(str, row)) for row in rows])
+        if (block.count("\t") == len(rows) * (width - 1) and block.count("\n") == len(rows) - 1
+                and "\\" not in block and "\r" not in block):
+            return block + "\n"
+    return "".join(["\t".join(["\\N" if v is None else str(v).translate(_COPY_ESCAPES)
+                                for v in row]) + "\n" for row in rows])
 
 
 def _allocate_ids(model: type[models.Model], count: int) -> list[int]:
@@ -256,8 +279,9 @@ def _check_keys(model: type[models.Model], ids: set[int]) -> None:
     table = connection.ops.quote_name(model._meta.db_table)
     pk = connection.ops.quote_name(model._meta.pk.column)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {pk} = ANY(%s) "
-                       "FOR KEY SHARE) AS r", [sorted(ids)])
+        match, params = _pg_array(sorted(ids))
+        cursor.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {pk} {match} "
+                       "FOR KEY SHARE) AS r", params)
         found = cursor.fetchone()[0]
     if found != len(ids):
         raise IntegrityError(f"{len(ids) - found} of the {model._meta.verbose_name_plural} "
@@ -750,8 +774,23 @@ def _in(values: list[Any]) -> tuple[str, list[Any]]:
     so memory grew with the file instead of staying flat.
     """
     if connection.vendor == "postgresql":
-        return "= ANY(%s)", [values]
+        return _pg_array(values)
     return "IN (SELECT value FROM json_each(%s))", [json.dumps(values)]
+
+
+def _pg_array(values: list[Any]) -> tuple[str, list[Any]]:
+    """``= ANY`` of one array parameter written as an array literal: psycopg's client-side
+    binding (Django's) quoted thousands of values one by one, which cost more than the query.
+    Integers are written as they are, text quoted (backslashes and quotes escaped)."""
+    if values and all(type(v) is int for v in values):
+        return "= ANY(%s::bigint[])", ["{" + ",".join(map(str, values)) + "}"]
+    if values and all(type(v) is str for v in values):
+        joined = '","'.join(values)
+        # Two quotes per separator and none more: no value holds a quote.
+        if "\\" in joined or joined.count('"') != 2 * (len(values) - 1):
+            joined = '","'.join(v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
+        return "= ANY(%s::text[])", ['{"' + joined + '"}']
+    return "= ANY(%s)", [values]
 
 
 class _Parsed(list[tuple[int, Row]]):
