@@ -113,6 +113,24 @@ def _score(console: Console, as_of: dt.date) -> None:
                       "engine again later.[/]")
         return
     console.print(f"Scored the customers with the value engine: {result}")
+    _daily(console, as_of)
+
+
+def _daily(console: Console, as_of: dt.date) -> None:
+    """The rest of a morning's run, so the demo opens with alerts, reminders and care tasks."""
+    from guanxi.retention.services import daily_run
+
+    try:
+        report = daily_run(as_of=as_of)
+    except Exception as exc:
+        # As with scoring: the company and its logins stay usable; `guanxi daily` retries.
+        console.print(f"[yellow]The daily run failed ({type(exc).__name__}: {exc}); run "
+                      "`guanxi daily` later.[/]")
+        return
+    made = ", ".join(f"{counts.get('created', 0):,} {kind.replace('_', ' ')}"
+                     for kind, counts in report.items()
+                     if kind not in ("scores", "milliseconds") and counts.get("created"))
+    console.print(f"Today's work for the reps: {made or 'nothing new'}.")
 
 
 def _print_summary(console: Console, s: DemoSummary) -> None:
