@@ -140,7 +140,7 @@ class TestOrderImportFastPaths:
     def test_odd_characters_in_order_numbers_reach_the_database_as_written(
             self, manager: User, tmp_path: Path) -> None:
         # Given an export whose order numbers, customer numbers, SKUs and channels hold the
-        # characters COPY and array literals treat specially (written as one text block)
+        # characters COPY and array literals treat specially
         odd = ["A\tB", "back\\slash", 'say "hi"', "two\nlines", "\\N", "NULL", "a,b",
                "{x}", '","', "cr\rx", "普通"]
         rows = [["订单号", "客户编号", "下单时间", "实付金额", "商品", "渠道"]]

@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 
-__all__ = ["iso_datetime", "parse_amount", "parse_date", "parse_datetime", "parse_quantity",
-           "plain_amount", "text"]
+__all__ = ["iso_datetime", "iso_naive", "parse_amount", "parse_date", "parse_datetime",
+           "parse_quantity", "plain_amount", "text"]
 
 # Excel counts days from 1899-12-30 (this base absorbs Lotus' phantom 1900-02-29 for every
 # serial after February 1900, which is all that matter to a CRM).
@@ -142,9 +142,15 @@ def iso_datetime(value: Any, zone: dt.tzinfo) -> dt.datetime | None:
     (other forms, surrounding spaces, impossible dates), which the caller then hands to
     ``parse_datetime`` for the full treatment and its error message.
     """
+    naive = iso_naive(value)
+    return None if naive is None else naive.replace(tzinfo=zone)
+
+
+def iso_naive(value: Any) -> dt.datetime | None:
+    """``iso_datetime`` before the zone is attached (the wall-clock time as written)."""
     if type(value) is str and _ISO.fullmatch(value):
         try:
-            return dt.datetime.fromisoformat(value).replace(tzinfo=zone)
+            return dt.datetime.fromisoformat(value)
         except ValueError:
             return None
     return None
