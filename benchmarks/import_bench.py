@@ -24,6 +24,12 @@ load 6-10, so the wall clock was far above the CPU; ``docs/import.md`` has the t
 PostgreSQL first import 6.1 s Python + 4.8 s server CPU (before foreign keys were checked per
 chunk, last purchases moved once per import and ids reserved with one ``setval``: 6.7 s +
 10.1 s); re-import 6.0 s + 0.7 s; SQLite first import 9.7 s CPU (10.6 s), re-import 5.8 s.
+A second round (order-number LIKE index and two event indexes dropped, array literals for
+``= ANY``, a lighter parsing loop), before and after back to back at load 1.5-3: PostgreSQL
+first import 7.1 + 5.8 s -> 6.2 + 4.6 s and 6.9 + 5.6 s -> 4.9 + 3.2 s (two rounds), re-import
+Python 7.3 -> 6.0 s and 7.7 -> 5.1 s; SQLite first import 11.5 -> 9.3 s and 9.0 -> 9.1 s
+(within the noise of this machine). ``GUANXI_BENCH_PG_DB`` names the PostgreSQL database
+(default ``guanxi_bench_import``) so that two runs on one server do not collide.
 The 1,000,000-row figures of issue #2 need a quiet machine: run the two commands above.
 """
 
