@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 import time_machine
-from segrule_story import JUNE, NOW, Shop, july, june
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from segrule_story import JULY, JUNE, NOW, Shop, july, june
 
 from guanxi.accounts.models import User
 from guanxi.core.errors import ValidationFailed
@@ -208,3 +210,36 @@ def test_order_totals_of_the_latest_run_give_the_same_answer(shop: Shop, rule: A
     # And a snapshot of June (not the stats' run) sums the orders
     june_q = compile_rule(rule, run=ScoreRun.objects.get(as_of=JUNE))
     assert "stats" not in str(Customer.objects.filter(june_q).query)
+
+
+@pytest.mark.parametrize("days", [0, 1, 20, 200, 400])
+def test_the_next_days_stats_moved_forward_equal_a_full_rewrite(shop: Shop, days: int) -> None:
+    # Given the order totals written for July's run (after the last order), and a later run
+    # that re-scored incrementally from it (no order changed: on PostgreSQL the stats are
+    # moved, not summed again)
+    from guanxi.segments.models import CategoryStats, OrderStats
+    from guanxi.segments.services import order_stats_refresh
+    from guanxi.value.models import RunPath
+
+    def stored() -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        return (sorted(OrderStats.objects.values_list()),
+                sorted(CategoryStats.objects.values_list("customer_id", "category", "run_id",
+                                                         "last_bought_at")))
+
+    july_run = july(shop)
+    order_stats_refresh(run=july_run)
+    later = ScoreRun.objects.create(as_of=JULY + dt.timedelta(days=days), status="building",
+                                    created_at=NOW, finished_at=NOW,
+                                    path=RunPath.INCREMENTAL, source={"from_run": july_run.pk})
+    # When the later run refreshes them
+    with CaptureQueriesContext(connection) as queries:
+        assert order_stats_refresh(run=later) == 4
+    if connection.vendor == "postgresql":  # moved: no order summed again
+        assert not any("INSERT" in query["sql"] for query in queries.captured_queries)
+    moved = stored()
+    # Then they equal a rewrite from every order up to the later date
+    ScoreRun.objects.filter(pk=later.pk).update(path=RunPath.FULL)
+    later.refresh_from_db()
+    order_stats_refresh(run=later)
+    assert moved == stored()
+    assert set(OrderStats.objects.values_list("run_id", flat=True)) == {later.pk}
