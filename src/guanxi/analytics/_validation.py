@@ -130,9 +130,9 @@ def distinct_rows(
     where ``x_values[x_code]`` etc. are the distinct rows and ``weight`` is the number of
     customers (or the sum of ``weights``) behind each.
     """
-    x_values, x_code = np.unique(x, return_inverse=True)
-    t_values, t_code = np.unique(t_x, return_inverse=True)
-    T_values, T_code = np.unique(T, return_inverse=True)
+    x_values, x_code = distinct_values(x)
+    t_values, t_code = distinct_values(t_x)
+    T_values, T_code = distinct_values(T)
     n_t, n_T = t_values.size, T_values.size
     # One int64 key per row makes the deduplication a single integer sort (np.lexsort on
     # three float columns is several times slower). Each code is below 2**21 for up to two
@@ -163,3 +163,31 @@ def distinct_rows(
         (T_values, T_code.astype(np.int64)),
         weight,
     )
+
+
+# Grids that summaries built from a transaction log fall on: whole numbers (counts, days, whole
+# weeks) and sevenths (days expressed in weeks).
+_GRID_SCALES = (1.0, 7.0)
+_GRID_MAX = 1 << 24
+
+
+def distinct_values(v: FloatArray) -> tuple[FloatArray, IntArray]:
+    """``np.unique(v, return_inverse=True)``, in linear time when ``v`` lies on a grid.
+
+    When every value is exactly ``k / scale`` for a whole ``k`` (checked, not assumed), the
+    distinct values come from a ``bincount`` over ``k`` instead of a sort: at a million
+    customers that is a few milliseconds instead of ~70 ms per column. Anything else (times
+    measured to the second, say) takes the sort.
+    """
+    if v.size:
+        for scale in _GRID_SCALES:
+            k = np.rint(v * scale)
+            low, high = float(k.min()), float(k.max())
+            if low < 0 or high >= _GRID_MAX or not np.array_equal(k / scale, v):
+                continue
+            whole = k.astype(np.int64)
+            present = np.bincount(whole, minlength=int(high) + 1) > 0
+            code_of = np.cumsum(present, dtype=np.int64) - 1
+            return np.flatnonzero(present) / scale, code_of[whole]
+    values, codes = np.unique(v, return_inverse=True)
+    return values, codes.reshape(-1)

@@ -282,7 +282,7 @@ def _future_purchases_if_alive_grid(
     t_values, t_code = np.unique(t, return_inverse=True)
     xb, Tb = np.broadcast_arrays(x, T)
     x_flat, T_flat = xb.ravel(), Tb.ravel()
-    T_values, T_code = np.unique(T_flat, return_inverse=True)
+    T_values, T_code = v.distinct_values(np.ascontiguousarray(T_flat, dtype=np.float64))
     if float(x_flat.max()) * T_values.size >= 2.0**62:  # absurd counts: no integer key
         tb, xb, Tb = np.broadcast_arrays(t, x, T)
         return _future_purchases_if_alive(tb, xb, Tb, params)
