@@ -354,8 +354,13 @@ def order_stats_refresh(*, run: ScoreRun) -> int:
         f" AND p.category <> '' GROUP BY o.customer_id, p.category"
     )
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {q(OrderStats._meta.db_table)}")
-        cursor.execute(f"DELETE FROM {q(CategoryStats._meta.db_table)}")
+        if connection.vendor == "postgresql":
+            # A fresh file instead of a million dead rows for the insert to work around.
+            cursor.execute(f"TRUNCATE {q(OrderStats._meta.db_table)},"
+                           f" {q(CategoryStats._meta.db_table)}")
+        else:
+            cursor.execute(f"DELETE FROM {q(OrderStats._meta.db_table)}")
+            cursor.execute(f"DELETE FROM {q(CategoryStats._meta.db_table)}")
         cursor.execute(sql, params)
         buyers = int(cursor.rowcount)
         cursor.execute(categories, [run.pk, ops.adapt_datetimefield_value(end), *statuses])
