@@ -328,10 +328,14 @@ def score_trend(*, customer: Customer) -> dict[str, Any] | None:
     Falls back to the latest ``score_changed`` event (``{"old": {"clv": ..}, "new": {..}}``)
     when there are fewer than two snapshots; None when there is nothing to compare.
     """
-    from guanxi.value.models import CustomerScore, RunStatus
+    from guanxi.value.models import CustomerScore, RunStatus, ScoreRun
 
-    rows = list(CustomerScore.objects.filter(customer=customer, run__status=RunStatus.COMPLETE)
-                .select_related("run").order_by("-run__as_of", "-run_id")[:2])
+    # The two latest complete runs first (a small table), then the customer's row in each
+    # through the (run, customer) index: there is no customer-first index on the history.
+    latest = list(ScoreRun.objects.filter(status=RunStatus.COMPLETE)
+                  .order_by("-as_of", "-pk").values_list("pk", flat=True)[:2])
+    rows = list(CustomerScore.objects.filter(customer=customer, run_id__in=latest)
+                .select_related("run").order_by("-run__as_of", "-run_id"))
     if len(rows) == 2:
         new, old = rows
         if new.clv is not None and old.clv is not None:
