@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pytest_django.fixtures import Settings
@@ -70,10 +71,37 @@ class Shots:
     def __call__(self, step: str) -> None:
         self.n += 1
         path = ARTIFACTS / f"{self.test}-{self.n:02d}-{step}.png"
-        self.page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
+        self.page.screenshot(path=str(path), full_page=True)
 
 
 @pytest.fixture
 def shots(request: pytest.FixtureRequest) -> object:
     """``shots(page)`` → a ``Shots`` named after the running test."""
     return lambda page: Shots(page, request.node.name)
+
+
+TIMEOUT_MS = 10_000
+
+
+@pytest.fixture
+def context(browser: Any) -> Iterator[Any]:
+    """A fresh browser context (cookies, language) per test, English, a laptop's window."""
+    ctx = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+    ctx.set_default_timeout(TIMEOUT_MS)
+    yield ctx
+    ctx.close()
+
+
+def _sign_in(page: Any, base: str, username: str) -> None:
+    page.goto(f"{base}/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit].primary")
+    page.wait_for_url(f"{base}/")
+
+
+@pytest.fixture
+def sign_in() -> Any:
+    """``sign_in(page, base_url, username)``: through the login form, with the personas'
+    password (tests/conftest.py)."""
+    return _sign_in

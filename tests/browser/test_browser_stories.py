@@ -2,40 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from guanxi.accounts.models import User
 from guanxi.customers.services import customer_create
 from value_fixtures import give_value
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-TIMEOUT_MS = 10_000
-PASSWORD = "correct horse battery"  # the personas' (tests/conftest.py)
 
 
-@pytest.fixture
-def context(browser: Any) -> Iterator[Any]:
-    ctx = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
-    ctx.set_default_timeout(TIMEOUT_MS)
-    yield ctx
-    ctx.close()
-
-
-def _sign_in(page: Page, base: str, username: str) -> None:
-    page.goto(f"{base}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit].primary")
-    page.wait_for_url(f"{base}/")
 
 
 def test_a_rep_finds_a_customer_notes_and_logs_and_cannot_open_anothers(
-    live_server: Any, context: Any, rep1: User, rep2: User, shots: Any
+    live_server: Any, context: Any, sign_in: Any, rep1: User, rep2: User, shots: Any
 ) -> None:
     # Given Li's customer 张伟 and Wang's customer 刘洋
     zhang = customer_create(actor=rep1, name="张伟", city="上海", owner=rep1)
@@ -46,7 +29,7 @@ def test_a_rep_finds_a_customer_notes_and_logs_and_cannot_open_anothers(
     base = live_server.url
 
     # When Li signs in and types the pinyin initials "zw" in the search
-    _sign_in(page, base, rep1.username)
+    sign_in(page, base, rep1.username)
     shot("signed-in")
     page.goto(f"{base}/customers/")
     page.fill("#id_q", "zw")
@@ -88,7 +71,7 @@ def _scored(owner: User, name: str, tier: str, clv: str) -> None:
 
 
 def test_a_manager_sees_the_dashboard_charts_in_english_and_chinese(
-    live_server: Any, context: Any, manager: User, rep1: User, shots: Any
+    live_server: Any, context: Any, sign_in: Any, manager: User, rep1: User, shots: Any
 ) -> None:
     _scored(rep1, "张伟", "vip", "9000.00")
     _scored(rep1, "李娜", "ordinary", "120.00")
@@ -96,7 +79,7 @@ def test_a_manager_sees_the_dashboard_charts_in_english_and_chinese(
     shot = shots(page)
     base = live_server.url
 
-    _sign_in(page, base, manager.username)
+    sign_in(page, base, manager.username)
     # Then every chart is drawn (an SVG in its panel) and has its exports
     for key in ("pyramid", "rfm", "equity", "migration"):
         panel = page.locator(f"#chart-{key}")

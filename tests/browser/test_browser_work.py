@@ -3,46 +3,29 @@ queue and is done in one click; a manager builds a segment and watches its size 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from guanxi.accounts.models import User
 from guanxi.core import clock
 from guanxi.customers.services import customer_create
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-TIMEOUT_MS = 10_000
-PASSWORD = "correct horse battery"  # the personas' (tests/conftest.py)
 
 
-@pytest.fixture
-def context(browser: Any) -> Iterator[Any]:
-    ctx = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
-    ctx.set_default_timeout(TIMEOUT_MS)
-    yield ctx
-    ctx.close()
-
-
-def _sign_in(page: Page, base: str, username: str) -> None:
-    page.goto(f"{base}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit].primary")
-    page.wait_for_url(f"{base}/")
 
 
 def test_a_reminder_set_on_the_360_page_is_done_from_the_work_queue(
-    live_server: Any, context: Any, rep1: User, shots: Any
+    live_server: Any, context: Any, sign_in: Any, rep1: User, shots: Any
 ) -> None:
     # Given Li's customer 张伟
     zhang = customer_create(actor=rep1, name="张伟", city="上海", owner=rep1)
     page = context.new_page()
     shot = shots(page)
     base = live_server.url
-    _sign_in(page, base, rep1.username)
+    sign_in(page, base, rep1.username)
 
     # When Li sets a reminder for today on 张伟's page, without leaving it
     page.goto(f"{base}/customers/{zhang.pk}/")
@@ -69,7 +52,7 @@ def test_a_reminder_set_on_the_360_page_is_done_from_the_work_queue(
 
 
 def test_a_manager_builds_a_segment_and_sees_its_size_as_she_types(
-    live_server: Any, context: Any, manager: User, rep1: User, shots: Any
+    live_server: Any, context: Any, sign_in: Any, manager: User, rep1: User, shots: Any
 ) -> None:
     # Given two customers in Shanghai and one in Beijing in her team
     for name, city in (("张伟", "上海"), ("李娜", "上海"), ("刘洋", "北京")):
@@ -77,7 +60,7 @@ def test_a_manager_builds_a_segment_and_sees_its_size_as_she_types(
     page = context.new_page()
     shot = shots(page)
     base = live_server.url
-    _sign_in(page, base, manager.username)
+    sign_in(page, base, manager.username)
 
     # When she opens the builder and asks for customers whose city is 上海
     page.goto(f"{base}/segments/new/")

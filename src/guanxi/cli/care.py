@@ -8,23 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from guanxi.core.errors import ValidationFailed
-
-
-def _date(value: str | None, field: str) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise ValidationFailed("invalid_date", f"{value!r} is not a date like 2026-09-15.",
-                               field=field) from None
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value)
+from guanxi.cli.options import json_default as _json_default
+from guanxi.cli.options import parse_date as _date
 
 
 def care_command(

@@ -9,7 +9,6 @@ one sentence on stderr and exit with 2.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from guanxi.cli.options import parse_date as _date
 from guanxi.core.errors import GuanxiError, ValidationFailed
 
 if TYPE_CHECKING:
@@ -179,15 +179,6 @@ def keyaccounts_list_command(
         for line in r["explanation"]:
             typer.echo(f"    {line}")
 
-
-def _date(value: str | None, field: str) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise ValidationFailed("invalid_date", f"{value!r} is not a date like 2026-09-30.",
-                               field=field) from None
 
 
 @keyaccounts_app.command("plan")

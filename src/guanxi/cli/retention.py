@@ -7,7 +7,6 @@ shows what that person would see) and closes alerts with no person as the actor,
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from guanxi.core.errors import GuanxiError, NotFound, ValidationFailed
+from guanxi.cli.options import parse_date as _date
+from guanxi.core.errors import GuanxiError, NotFound
 
 if TYPE_CHECKING:
     from guanxi.accounts.models import User
@@ -60,15 +60,6 @@ def _reported_errors() -> Iterator[None]:
         typer.secho(f"Error: {exc.message}", err=True, fg=typer.colors.RED)
         raise typer.Exit(2) from None
 
-
-def _date(value: str | None, field: str) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise ValidationFailed("invalid_date", f"{value!r} is not a date like 2026-06-30.",
-                               field=field) from None
 
 
 def _setup() -> None:

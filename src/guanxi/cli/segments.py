@@ -9,7 +9,6 @@ Every command takes ``--json``; errors print one sentence on stderr and exit wit
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from guanxi.cli.options import parse_date as _date
 from guanxi.core.errors import GuanxiError, ValidationFailed
 
 if TYPE_CHECKING:
@@ -104,15 +104,6 @@ def _rule(rule: str | None, where: str | None) -> Any:
                                f"--rule is not valid JSON: {exc.msg} at character {exc.pos}.",
                                field="rule") from None
 
-
-def _date(value: str | None, field: str) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise ValidationFailed("invalid_date", f"{value!r} is not a date like 2026-06-30.",
-                               field=field) from None
 
 
 def _ids(values: list[str]) -> list[int]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import math
 from enum import StrEnum
@@ -11,6 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
+from guanxi.cli.options import json_default as _json_default
+from guanxi.cli.options import parse_date as _date
 from guanxi.core.errors import ValidationFailed
 
 value_app = typer.Typer(name="value", help="Customer value models: fit on a file, score.",
@@ -36,20 +37,6 @@ class EngineOption(StrEnum):
 _MODELS = ("bgnbd", "paretonbd", "gammagamma")
 
 
-def _date(value: str | None, field: str) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise ValidationFailed("invalid_date", f"{value!r} is not a date like 1997-09-30.",
-                               field=field) from None
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value)
 
 
 def _clean(value: Any) -> Any:
