@@ -213,3 +213,39 @@ def customer_segments(*, user: User, customer: Customer, runs: int = 6) -> list[
         by_run[run_id].append({"id": segment_id, "name": name, "kind": kind,
                                "probability": probability, "is_primary": is_primary})
     return [{"run": pk, "as_of": as_of, "segments": by_run[pk]} for pk, as_of in recent]
+
+
+def segment_counts(*, user: User, segments: list[Segment],
+                   latest: ScoreRun | None) -> dict[int, tuple[int, Decimal]]:
+    """Size and CLV of each segment in its snapshot (statistical ones: their build's run,
+    primary members only; the others: the latest run), counted over what ``user`` may see."""
+    run_of: dict[int, int | None] = {}
+    for s in segments:
+        if s.kind == SegmentKind.STATISTICAL:
+            run_of[s.pk] = s.segmentation.run_id if s.segmentation else None
+        else:
+            run_of[s.pk] = latest.pk if latest else None
+    runs = {r for r in run_of.values() if r is not None}
+    counts: dict[tuple[int, int], tuple[int, Decimal]] = {}
+    if runs:
+        rows = SegmentMembership.objects.filter(run_id__in=runs, segment__in=segments).filter(
+            Q(is_primary=True) | ~Q(segment__kind=SegmentKind.STATISTICAL))
+        if not sees_every_customer(user):
+            rows = rows.filter(customer_id__in=customers_visible(user=user).values("pk"))
+        for row in (rows.values("run_id", "segment_id").order_by()
+                    .annotate(n=Count("customer_id"), v=Sum("customer__value__clv"))):
+            counts[(row["run_id"], row["segment_id"])] = (row["n"], Decimal(row["v"] or 0))
+    out: dict[int, tuple[int, Decimal]] = {}
+    for s in segments:
+        run_id = run_of[s.pk]
+        if run_id is not None and (run_id, s.pk) in counts:
+            out[s.pk] = counts[(run_id, s.pk)]
+    return out
+
+
+def membership_probabilities(*, segment: Segment, run_id: int | None,
+                             customer_ids: list[int]) -> dict[int, float | None]:
+    """The listed customers' membership probability of ``segment`` in run ``run_id``."""
+    return dict(SegmentMembership.objects.filter(
+        segment=segment, run_id=run_id, customer_id__in=customer_ids)
+        .values_list("customer_id", "probability"))

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
-from django.db.models import Count, Q, Sum
+from django.db.models import Sum
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
@@ -41,7 +41,7 @@ from guanxi.segments.migration import (
     segment_migration,
     segment_migration_customers,
 )
-from guanxi.segments.models import Segment, Segmentation, SegmentKind, SegmentMembership
+from guanxi.segments.models import Segment, Segmentation, SegmentKind
 from guanxi.segments.rules import FIELDS, describe_rule
 from guanxi.segments.services import segment_create, segment_update
 from guanxi.segments.statistical import (
@@ -102,7 +102,7 @@ def _list_rows(user: User, segments: list[Segment]) -> list[dict[str, Any]]:
         ",".join(str(s.pk) for s in segments))
     counts = cache.get(key)
     if counts is None:
-        counts = _snapshot_counts(user, segments, latest)
+        counts = selectors.segment_counts(user=user, segments=segments, latest=latest)
         cache.set(key, counts, LIST_CACHE_SECONDS)
     equity = _equity(user)
     out = []
@@ -113,32 +113,6 @@ def _list_rows(user: User, segments: list[Segment]) -> list[dict[str, Any]]:
             "value_share": float(value / equity) if value is not None and equity else None,
             "rule": describe_rule(s.definition) if s.kind == SegmentKind.DYNAMIC else "",
         })
-    return out
-
-
-def _snapshot_counts(user: User, segments: list[Segment],
-                     latest: ScoreRun | None) -> dict[int, tuple[int, Decimal]]:
-    run_of: dict[int, int | None] = {}
-    for s in segments:
-        if s.kind == SegmentKind.STATISTICAL:
-            run_of[s.pk] = s.segmentation.run_id if s.segmentation else None
-        else:
-            run_of[s.pk] = latest.pk if latest else None
-    runs = {r for r in run_of.values() if r is not None}
-    counts: dict[tuple[int, int], tuple[int, Decimal]] = {}
-    if runs:
-        rows = SegmentMembership.objects.filter(run_id__in=runs, segment__in=segments).filter(
-            Q(is_primary=True) | ~Q(segment__kind=SegmentKind.STATISTICAL))
-        if not selectors.sees_every_customer(user):
-            rows = rows.filter(customer_id__in=customers_visible(user=user).values("pk"))
-        for row in (rows.values("run_id", "segment_id").order_by()
-                    .annotate(n=Count("customer_id"), v=Sum("customer__value__clv"))):
-            counts[(row["run_id"], row["segment_id"])] = (row["n"], Decimal(row["v"] or 0))
-    out: dict[int, tuple[int, Decimal]] = {}
-    for s in segments:
-        run_id = run_of[s.pk]
-        if run_id is not None and (run_id, s.pk) in counts:
-            out[s.pk] = counts[(run_id, s.pk)]
     return out
 
 
@@ -219,10 +193,9 @@ def segment_detail(request: HttpRequest, segment_id: int) -> HttpResponse:
                        limit=MEMBERS_PER_PAGE)
     probability: dict[int, float | None] = {}
     if segment.kind == SegmentKind.STATISTICAL and segment.segmentation and page.items:
-        probability = dict(SegmentMembership.objects.filter(
+        probability = selectors.membership_probabilities(
             segment=segment, run_id=segment.segmentation.run_id,
-            customer_id__in=[c.pk for c in page.items]).values_list("customer_id",
-                                                                     "probability"))
+            customer_ids=[c.pk for c in page.items])
     context = {
         "segment": segment,
         "name": display_name(segment),
