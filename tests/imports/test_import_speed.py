@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 import threading
 from decimal import Decimal
 from pathlib import Path
@@ -20,6 +21,7 @@ from django.db import IntegrityError, connection
 from django.test import override_settings
 
 from guanxi.accounts.models import User
+from guanxi.customers import events
 from guanxi.customers.models import Customer, CustomerEvent
 from guanxi.imports.errors import ImportFileError
 from guanxi.imports.models import ImportRun, ImportStatus
@@ -165,6 +167,37 @@ class TestOrderImportFastPaths:
         assert stored["plain"].lines.get().product is None
         # And the second import finds every order unchanged
         assert (again.unchanged, again.created, again.rejected) == (len(odd) + 1, 0, 0)
+
+    def test_the_database_writes_the_same_order_events_as_order_event_rows(
+            self, manager: User, tmp_path: Path) -> None:
+        # Given orders with a refund, a round total, a zero and an order number JSON escapes
+        rows = [["订单号", "客户编号", "下单时间", "实付金额", "商品"],
+                ["V1", "C001", "2024-05-01 10:00", "¥1,234.50", "茶叶"],
+                ["V2", "C001", "2024-05-02 10:00", "-88", "茶叶"],
+                ["V3", "C002", "2024-05-03 10:00", "100", "茶杯"],
+                ["V3", "C002", "2024-05-03 10:00", "0.10", "茶壶"],
+                ['V"4\\', "C002", "2024-05-04 10:00", "0", ""],
+                ["订单5", "C002", "2024-05-05 10:00", "999999999999.99", ""]]
+        path = write_csv(tmp_path / "orders.csv", rows)
+        # When they are imported
+        result = import_orders(path=path, actor=manager, create_customers=True)
+        # Then each order's event is what order_event_rows says for it
+        assert (result.created, result.rejected) == (6, 0)
+        for order in Order.objects.all():
+            expected = next(events.order_event_rows(
+                orders=[(order.customer_id, order.pk, order.external_id, order.placed_at,
+                         order.total, order.currency, order.status == "refunded")],
+                actor_id=manager.pk))
+            event = CustomerEvent.objects.get(data__order_id=order.pk)
+            assert (event.customer_id, event.type, event.occurred_at, event.actor_id,
+                    event.data) == (*expected[:4], json.loads(expected[4]))
+            if connection.vendor == "sqlite":  # stored as text: the very same text
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT data FROM customers_customerevent WHERE id = %s",
+                                   [event.pk])
+                    assert cursor.fetchone()[0] == expected[4]
+        assert CustomerEvent.objects.get(data__order_id=Order.objects.get(
+            external_id="V2").pk).type == "order_refunded"
 
     @pytest.mark.usefixtures("known_customers")
     def test_rows_rejected_while_reading_ahead_are_reported_in_file_order(

@@ -115,6 +115,44 @@ def order_event_rows(
                f'"total": "{total}", "currency": {_json_text(currency)}}}')
 
 
+def order_events_from_orders(*, first_order_id: int, last_order_id: int,
+                             actor_id: int | None = None) -> None:
+    """The events of ``order_event_rows`` for the just-written orders with ids in
+    ``[first_order_id, last_order_id]``, built by the database from the stored orders.
+
+    The order import reserves a block of order ids per chunk, so its new orders are one id
+    range: one ``INSERT ... SELECT`` writes their events without sending them back over the
+    wire (on PostgreSQL building the JSON there also spares the server parsing it). The data
+    is the same as ``order_event_rows`` writes: the total as text with its two decimals
+    (SQLite keeps it as a number, so ``printf`` writes the two decimals back), a refunded
+    order's event is ``order_refunded``. Events are written in order-id order.
+    """
+    from django.db import connection
+
+    from guanxi.sales.models import Order, OrderStatus  # sales builds on customers
+
+    quote = connection.ops.quote_name
+    events, orders = quote(CustomerEvent._meta.db_table), quote(Order._meta.db_table)
+    if connection.vendor == "postgresql":
+        data = ("jsonb_build_object('order_id', id, 'external_id', external_id, "
+                "'total', total::text, 'currency', currency)")
+        actor = "%s::bigint"
+    else:
+        # The text json.dumps writes for the same data (spaces included); json_quote escapes
+        # like it, leaving non-ASCII text as it is (ensure_ascii=False).
+        data = ("'{\"order_id\": ' || id || ', \"external_id\": ' || json_quote(external_id) "
+                "|| ', \"total\": \"' || printf('%%.2f', total) || '\", \"currency\": ' "
+                "|| json_quote(currency) || '}'")
+        actor = "%s"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {events} (customer_id, type, occurred_at, actor_id, data) "
+            f"SELECT customer_id, CASE WHEN status = %s THEN %s ELSE %s END, placed_at, "
+            f"{actor}, {data} FROM {orders} WHERE id BETWEEN %s AND %s ORDER BY id",
+            [OrderStatus.REFUNDED.value, EventType.ORDER_REFUNDED.value,
+             EventType.ORDER_PLACED.value, actor_id, first_order_id, last_order_id])
+
+
 def customers_created_events_bulk(*, customer_ids: Iterable[int], actor: User | None,
                                   source: str = "", batch_size: int = 5000) -> None:
     """``customer_created_event`` for many customers at once (imports)."""

@@ -1229,11 +1229,10 @@ class _OrderImport(_Import):
         if not new:
             return
         ids = _allocate_ids(Order, len(new))
+        assert ids[-1] - ids[0] + 1 == len(ids)  # one block: the events are written by range
         order_rows: list[tuple[Any, ...]] = []
         line_rows: list[tuple[Any, ...]] = []
-        event_items: list[tuple[int, int, str, str, Decimal, str, bool]] = []
         created = 0
-        refunded = OrderStatus.REFUNDED.value
         product_id = products.get
         for oid, order in zip(ids, new, strict=True):
             cid = customer_ids[order.customer]
@@ -1243,7 +1242,6 @@ class _OrderImport(_Import):
             for product, quantity, amount in order.lines:
                 line_rows.append((oid, product_id(product) if product else None, quantity,
                                   amount))
-            event_items.append((cid, oid, ext, at, total, currency, status == refunded))
             created += len(order.rows)
         self.result.created += created
         if self._keys_per_chunk is None:
@@ -1258,8 +1256,10 @@ class _OrderImport(_Import):
         _insert(Order, ["id", "external_id", "customer", "placed_at", "channel", "status",
                         "total", "currency"], order_rows)
         _insert(OrderLine, ["order", "product", "quantity", "amount"], line_rows)
-        _insert(CustomerEvent, ["customer", "type", "occurred_at", "actor", "data"],
-                self._event_rows(event_items))
+        # The ids are one block (``_allocate_ids``): the database writes the orders' events
+        # from the rows just stored, so they are not built, sent and parsed again.
+        events.order_events_from_orders(first_order_id=ids[0], last_order_id=ids[-1],
+                                        actor_id=self.actor.pk if self.actor else None)
         if self._keys_per_chunk:
             with connection.cursor() as cursor:
                 # Back to checking row by row for everything else in the chunk's transaction.
