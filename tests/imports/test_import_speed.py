@@ -168,6 +168,83 @@ class TestOrderImportFastPaths:
         # And the second import finds every order unchanged
         assert (again.unchanged, again.created, again.rejected) == (len(odd) + 1, 0, 0)
 
+    def test_column_by_column_and_row_by_row_store_the_same(
+            self, manager: User, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        # Given a clean export with every optional column: orders of one line and of several,
+        # a refund, a status, quantities, spaces around values, another currency, and a
+        # later line of an order that disagrees with its first
+        rows = [["订单号", "客户编号", "客户名称", "下单时间", "实付金额", "数量", "商品", "状态",
+                 "渠道", "币种"],
+                ["W1", "C001", "张伟", "2024-05-01 10:00", "¥1,234.50", "2", "茶叶", "已完成",
+                 "门店", "cny"],
+                ["W2", " C002 ", "李娜", "2024-05-02 11:00:30", "-88", "", " 茶杯 ", "", "",
+                 ""],
+                ["W3", "C001", "张伟", "2024-05-03 09:00", "10.005", "1.5", "茶叶", "已付款",
+                 "网店", "USD"],
+                ["W3", "C001", "张伟", "2024-05-03 09:00", "3", "1", "茶壶", "", "", "USD"],
+                ["W4", "C009", "王芳", "2024-05-04 12:00", "5", "3", "", "", "", ""],
+                ["W3", "C002", "李娜", "2024-05-03 09:00", "7", "1", "茶盘", "", "", "USD"]]
+        path = write_csv(tmp_path / "orders.csv", rows)
+
+        def stored() -> list[tuple[object, ...]]:
+            return sorted(Order.objects.values_list(
+                "external_id", "customer__external_ids__value", "customer__name", "placed_at",
+                "status", "channel", "currency", "total", "lines__product__sku",
+                "lines__quantity", "lines__amount"))
+
+        # When it is imported column by column, and (after deleting it all) row by row
+        def run() -> tuple[tuple[int, ...], list[tuple[object, ...]], list[list[str]]]:
+            result = import_orders(path=path, actor=manager, create_customers=True)
+            report = [[r["_line"], r["_field"], r["_reason"]]
+                      for r in read_report(result.error_report or "")]
+            counts = (result.created, result.rejected, result.customers_created)
+            return counts, stored(), report
+
+        from guanxi.imports.services import _OrderImport
+        by_columns = _OrderImport.group_columns
+        taken: list[bool] = []
+
+        def spy(self: _OrderImport, chunk: list[tuple[int, dict[str, str]]],
+                rejects: list[tuple[int, dict[str, str], str, str]]) -> object:
+            orders = by_columns(self, chunk, rejects)
+            taken.append(orders is not None)
+            return orders
+
+        monkeypatch.setattr(_OrderImport, "group_columns", spy)
+        columns = run()
+        assert taken == [True]  # (the file is one the columns take)
+        again = import_orders(path=path, actor=manager)
+        CustomerEvent.objects.all().delete()
+        OrderLine.objects.all().delete()
+        Order.objects.all().delete()
+        Customer.objects.all().delete()
+        monkeypatch.setattr("guanxi.imports.services._OrderImport.group_columns",
+                            lambda self, chunk, rejects: None)
+        by_rows = run()
+        # Then both ways store the same orders and report the same row
+        assert columns == by_rows
+        assert columns[0] == (5, 1, 3)
+        assert columns[2] == [["7", "订单号", "order W3 appears on line 4 with another "
+                               "customer, time or currency"]]
+        assert (again.unchanged, again.created, again.rejected) == (5, 0, 1)
+
+    def test_the_cycle_collector_is_on_again_after_an_import(
+            self, manager: User, tmp_path: Path) -> None:
+        # Given the collector is on
+        import gc
+        assert gc.isenabled()
+        # When an import succeeds, and another fails on an unreadable file
+        path = write_csv(tmp_path / "orders.csv", [["订单号", "客户编号", "下单时间", "实付金额"],
+                                                   ["G1", "C001", "2024-05-01 10:00", "1"]])
+        import_orders(path=path, actor=manager, create_customers=True)
+        assert gc.isenabled()
+        broken = tmp_path / "broken.xlsx"
+        broken.write_bytes(b"PK\x03\x04 not a workbook")
+        with pytest.raises(ImportFileError):
+            import_orders(path=broken, actor=manager)
+        # Then it is on after each
+        assert gc.isenabled()
+
     def test_the_database_writes_the_same_order_events_as_order_event_rows(
             self, manager: User, tmp_path: Path) -> None:
         # Given orders with a refund, a round total, a zero and an order number JSON escapes
