@@ -54,7 +54,7 @@ from guanxi.core import clock
 from guanxi.core.errors import ValidationFailed
 from guanxi.customers import events
 from guanxi.customers.models import LifecycleStage
-from guanxi.value import selectors, signals
+from guanxi.value import partitions, selectors, signals
 from guanxi.value.conf import ValueSettings, value_settings
 from guanxi.value.errors import ValueErrorCode
 from guanxi.value.models import CustomerScore, RunPath, RunStatus, ScoreRun
@@ -224,11 +224,15 @@ def _copy_scores_postgres(run_id: int, scores: Scores, prospects: npt.NDArray[np
     for name, _, fmt in _STAGE:
         records[f"{name}_len"] = np.dtype(fmt).itemsize
         records[name] = columns[name]
+    # In customer order (prospects were appended): the partition's heap then follows its
+    # (run, customer) index, which the readers of whole runs scan in ranges of customers.
+    records = records[np.argsort(columns["customer_id"], kind="stable")]
     header = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
     q = connection.ops.quote_name
-    table = q(CustomerScore._meta.db_table)
     stage_cols = ", ".join(f"{name} {sqltype}" for name, sqltype, _ in _STAGE)
     with transaction.atomic(), connection.cursor() as cursor:
+        # The run's own partition, loaded bare, then indexed and attached (``partitions``).
+        table = partitions.create(cursor, run_id)
         cursor.execute("DROP TABLE IF EXISTS pg_temp.value_stage")
         cursor.execute(f"CREATE TEMP TABLE value_stage ({stage_cols})")
         with cursor.cursor.copy("COPY value_stage FROM STDIN (FORMAT BINARY)") as copy:
@@ -255,7 +259,7 @@ def _copy_scores_postgres(run_id: int, scores: Scores, prospects: npt.NDArray[np
             [run_id, stage_labels, tier_labels, segment_labels],
         )
         cursor.execute("DROP TABLE value_stage")
-        cursor.execute(f"ANALYZE {table}")
+        partitions.attach(cursor, run_id)
 
 
 def _swap_in(run: ScoreRun, *, cfg: ValueSettings, now: dt.datetime) -> None:
@@ -454,12 +458,11 @@ def score_all(
 
 def _drop_replaced() -> None:
     """Delete the runs a newer run of their date replaced (and any left by a failed cleanup)."""
-    table = connection.ops.quote_name(CustomerScore._meta.db_table)
     for pk in ScoreRun.objects.filter(status=RunStatus.REPLACED).values_list("pk", flat=True):
         try:
             with transaction.atomic(), connection.cursor() as cursor:
-                # Raw DELETE: the ORM cascade would load a million score objects first.
-                cursor.execute(f"DELETE FROM {table} WHERE run_id = %s", [pk])
+                # Not the ORM cascade: it would load a million score objects first.
+                partitions.drop(cursor, pk)
                 ScoreRun.objects.filter(pk=pk).delete()
         except DatabaseError:
             logger.exception("Could not delete replaced score run %s; the next run retries", pk)
@@ -476,10 +479,9 @@ def _discard(run: ScoreRun, exc: BaseException) -> None:
     """Remove the half-built run's rows; keep the run itself as a failed record."""
     if connection.needs_rollback:
         return  # inside a broken caller's transaction: its rollback removes the run
-    table = connection.ops.quote_name(CustomerScore._meta.db_table)
     try:
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(f"DELETE FROM {table} WHERE run_id = %s", [run.pk])
+            partitions.drop(cursor, run.pk)
             ScoreRun.objects.filter(pk=run.pk).update(
                 status=RunStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000],
                 finished_at=clock.now())
