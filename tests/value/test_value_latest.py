@@ -103,3 +103,40 @@ def test_deleting_a_customer_deletes_their_scores(shop: Shop, frozen: None) -> N
     Customer.objects.filter(pk=shop.prospect.pk).delete()
     assert not CustomerScore.objects.filter(customer_id=shop.prospect.pk).exists()
     assert not CustomerValue.objects.filter(customer_id=shop.prospect.pk).exists()
+
+
+def _partitions() -> set[str]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                       " JOIN pg_class p ON p.oid = i.inhparent"
+                       " WHERE p.relname = 'value_customerscore'")
+        return {name for (name,) in cursor.fetchall()}
+
+
+def test_on_postgresql_each_run_is_a_partition_dropped_with_the_run(shop: Shop,
+                                                                    frozen: None) -> None:
+    from django.db import connection
+
+    from guanxi.value import partitions
+
+    if connection.vendor != "postgresql":
+        pytest.skip("partitions are PostgreSQL's; SQLite keeps one table")
+    # Given a run of June
+    first = services.score_all(as_of=AS_OF)
+    # Then its rows are a partition of their own, beside the default one
+    assert _partitions() == {partitions.DEFAULT, partitions.name(first.pk)}
+    assert CustomerScore.objects.filter(run=first).count() == Customer.objects.count()
+    # When June is scored again, the replaced run's partition goes with it
+    second = services.score_all(as_of=AS_OF, full=True)
+    assert _partitions() == {partitions.DEFAULT, partitions.name(second.pk)}
+    assert not CustomerScore.objects.filter(run_id=first.pk).exists()
+    # And the unique (run, customer) rule holds in the new partition
+    from django.db import IntegrityError, transaction
+
+    row = CustomerScore.objects.filter(run=second).first()
+    assert row is not None
+    with pytest.raises(IntegrityError), transaction.atomic():
+        CustomerScore.objects.create(run=second, customer_id=row.customer_id,
+                                     lifecycle_stage="new")
