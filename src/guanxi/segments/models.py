@@ -179,18 +179,14 @@ class OrderStats(models.Model):
     Refreshed from the orders for every score run that becomes the latest (one grouped
     ``INSERT ... SELECT``), so "spent more than 5,000 in the last 365 days" is a lookup in a
     one-row-per-customer table instead of summing ten million orders on every count. Windows end
-    with the run's date; other periods are summed from the orders. A customer with no purchases
-    has no row (zero).
+    with the date of the run ``OrderStatsRun`` names; other periods are summed from the orders.
+    A customer with no purchases has no row (zero).
     """
 
     # A cache rewritten whole from the orders: no database constraints to check per row (the
     # deferred checks cost as much as the insert); Django's delete cascades still apply.
     customer = models.OneToOneField(Customer, primary_key=True, on_delete=models.CASCADE,
                                     related_name="order_stats", db_constraint=False)
-    # The run whose date the windows end with; the rows go when that run is replaced. No index:
-    # every row has the same run (the table is rewritten whole).
-    run = models.ForeignKey(ScoreRun, on_delete=models.CASCADE, related_name="+",
-                            db_index=False, db_constraint=False)
     spent_30 = models.DecimalField(max_digits=16, decimal_places=2, default=0)
     spent_90 = models.DecimalField(max_digits=16, decimal_places=2, default=0)
     spent_180 = models.DecimalField(max_digits=16, decimal_places=2, default=0)
@@ -222,8 +218,6 @@ class CategoryStats(models.Model):
                                  related_name="category_stats", db_index=False,
                                  db_constraint=False)
     category = models.CharField(max_length=100)
-    run = models.ForeignKey(ScoreRun, on_delete=models.CASCADE, related_name="+",
-                            db_index=False, db_constraint=False)
     last_bought_at = models.DateTimeField()
 
     class Meta:
@@ -236,3 +230,22 @@ class CategoryStats(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id}: {self.category}"
+
+
+class OrderStatsRun(models.Model):
+    """The score run whose date ``OrderStats`` and ``CategoryStats`` end with: one row or none.
+
+    Kept once rather than on every row: moving the totals to the next day then rewrites only
+    the customers with purchases in the days that left a window (a few thousand), not every
+    row. No row (or its run deleted with it) means the totals serve no run and rules sum the
+    orders instead.
+    """
+
+    run = models.OneToOneField(ScoreRun, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        verbose_name = _("order statistics run")
+        verbose_name_plural = _("order statistics runs")
+
+    def __str__(self) -> str:
+        return f"order statistics of run {self.run_id}"

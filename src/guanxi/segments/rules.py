@@ -50,7 +50,7 @@ from guanxi.customers.models import (
 )
 from guanxi.sales.models import NOT_A_PURCHASE, Order, OrderLine
 from guanxi.segments.errors import SegmentErrorCode
-from guanxi.segments.models import ORDER_WINDOWS, CategoryStats, OrderStats
+from guanxi.segments.models import ORDER_WINDOWS, CategoryStats, OrderStats, OrderStatsRun
 from guanxi.value.models import CustomerScore, ScoreRun
 
 __all__ = ["FIELDS", "MAX_CONDITIONS", "FieldSpec", "compile_rule", "describe_rule",
@@ -161,7 +161,7 @@ class _Context:
         if self._stats_run_id is False:
             found = None
             if self.order_stats:
-                found = OrderStats.objects.values_list("run_id", flat=True).first()
+                found = OrderStatsRun.objects.values_list("run_id", flat=True).first()
                 if self.run is not None and found != self.run.pk:
                     found = None
             self._stats_run_id = found
@@ -554,7 +554,7 @@ def _compile_aggregate(spec: FieldSpec, op: str, value: Any, path: str, node: di
     window = _stats_window(node, ctx)
     if window is not None:
         # The per-customer totals of the latest run's date: a lookup, not a sum of all orders.
-        stats = OrderStats.objects.filter(run_id=ctx.stats_run_id).annotate(
+        stats = OrderStats.objects.annotate(
             agg=F(f"{'spent' if spent else 'orders'}_{window}")).values("customer_id")
         if holds_at_zero:
             return ~Q(pk__in=stats.filter(~having))
@@ -592,8 +592,7 @@ def _compile_category(spec: FieldSpec, op: str, value: Any, path: str, node: dic
     window = _stats_window(node, ctx)
     if window is not None:
         # The last purchase per customer and category as of the latest run: a small table.
-        bought = CategoryStats.objects.filter(run_id=ctx.stats_run_id,
-                                              category__in=categories)
+        bought = CategoryStats.objects.filter(category__in=categories)
         if window != "all":
             start = ctx.stats_as_of - dt.timedelta(days=int(window))
             bought = bought.filter(last_bought_at__gte=clock.start_of_day(start))

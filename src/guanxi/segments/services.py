@@ -24,6 +24,7 @@ from guanxi.segments.models import (
     ORDER_WINDOWS,
     CategoryStats,
     OrderStats,
+    OrderStatsRun,
     Segment,
     SegmentKind,
     SegmentMember,
@@ -239,11 +240,9 @@ def _stats_shift_source(run: ScoreRun) -> ScoreRun | None:
     if run.path != RunPath.INCREMENTAL or connection.vendor != "postgresql":
         # The shift subtracts money in SQL: exact on PostgreSQL's numeric only.
         return None
-    stored = set(OrderStats.objects.values_list("run_id", flat=True).distinct()[:2])
-    stored |= set(CategoryStats.objects.values_list("run_id", flat=True).distinct()[:2])
-    if len(stored) != 1:
+    source_id = OrderStatsRun.objects.values_list("run_id", flat=True).first()
+    if source_id is None:
         return None
-    source_id = stored.pop()
     if (run.source or {}).get("from_run") != source_id or source_id == run.pk:
         return None
     source = ScoreRun.objects.filter(pk=source_id).first()
@@ -252,63 +251,46 @@ def _stats_shift_source(run: ScoreRun) -> ScoreRun | None:
     return source
 
 
+def _stats_mark(run: ScoreRun) -> None:
+    """Record that the order totals now end with ``run``'s date."""
+    OrderStatsRun.objects.all().delete()
+    OrderStatsRun.objects.create(run=run)
+
+
 def _order_stats_shift(*, run: ScoreRun, source: ScoreRun) -> int:
     """Move ``source``'s stats to ``run``'s date: subtract the orders that left each window.
 
     Only the purchases between the old and the new start of each window are read (a day's worth
-    for a daily run). The result equals a full rewrite because no order changed
-    (``_stats_shift_source``). Every row carries its run, so all of them are written: into a
-    temporary table, then back into the emptied table (``TRUNCATE``: a fresh file, where an
-    ``UPDATE`` of a million rows costs 8 s in dead-row upkeep).
+    for a daily run), and only the customers who made them are updated. The result equals a
+    full rewrite because no order changed (``_stats_shift_source``); the last purchase of each
+    category and the all-time totals do not move at all.
     """
     ops = connection.ops
     q = ops.quote_name
     table = q(OrderStats._meta.db_table)
-    categories = q(CategoryStats._meta.db_table)
     statuses = [str(s) for s in NOT_A_PURCHASE]
-    columns = [f"spent_{d}" for d in ORDER_WINDOWS] + ["spent_all"] + [
-        f"orders_{d}" for d in ORDER_WINDOWS] + ["orders_all"]
-    params: list[Any] = [run.pk]
-    moved = [f"t.{c}" for c in columns]
-    join = ""
-    if source.as_of < run.as_of:
-        old = [clock.start_of_day(source.as_of - dt.timedelta(days=d)) for d in ORDER_WINDOWS]
-        new = [clock.start_of_day(run.as_of - dt.timedelta(days=d)) for d in ORDER_WINDOWS]
-        flat = [ops.adapt_datetimefield_value(v) for pair in zip(old, new, strict=True)
-                for v in pair]
-        case = "SUM(CASE WHEN placed_at >= %s AND placed_at < %s THEN {} ELSE 0 END)"
-        selects = [case.format("total") + f" AS s_{d}" for d in ORDER_WINDOWS] + [
-            case.format("1") + f" AS n_{d}" for d in ORDER_WINDOWS]
-        moved = ([f"t.spent_{d} - COALESCE(x.s_{d}, 0) AS spent_{d}" for d in ORDER_WINDOWS]
-                 + ["t.spent_all"]
-                 + [f"t.orders_{d} - COALESCE(x.n_{d}, 0) AS orders_{d}" for d in ORDER_WINDOWS]
-                 + ["t.orders_all"])
-        left = " OR ".join(["(placed_at >= %s AND placed_at < %s)"] * len(ORDER_WINDOWS))
-        join = (f" LEFT JOIN (SELECT customer_id, {', '.join(selects)}"
+    with transaction.atomic(), connection.cursor() as cursor:
+        if source.as_of < run.as_of:
+            old = [clock.start_of_day(source.as_of - dt.timedelta(days=d))
+                   for d in ORDER_WINDOWS]
+            new = [clock.start_of_day(run.as_of - dt.timedelta(days=d)) for d in ORDER_WINDOWS]
+            flat = [ops.adapt_datetimefield_value(v) for pair in zip(old, new, strict=True)
+                    for v in pair]
+            case = "SUM(CASE WHEN placed_at >= %s AND placed_at < %s THEN {} ELSE 0 END)"
+            selects = [case.format("total") + f" AS s_{d}" for d in ORDER_WINDOWS] + [
+                case.format("1") + f" AS n_{d}" for d in ORDER_WINDOWS]
+            moved = ([f"spent_{d} = t.spent_{d} - x.s_{d}" for d in ORDER_WINDOWS]
+                     + [f"orders_{d} = t.orders_{d} - x.n_{d}" for d in ORDER_WINDOWS])
+            left = " OR ".join(["(placed_at >= %s AND placed_at < %s)"] * len(ORDER_WINDOWS))
+            cursor.execute(
+                f"UPDATE {table} t SET {', '.join(moved)}"
+                f" FROM (SELECT customer_id, {', '.join(selects)}"
                 f" FROM {q(Order._meta.db_table)} WHERE ({left})"
                 f" AND status NOT IN ({', '.join(['%s'] * len(statuses))})"
-                f" GROUP BY customer_id) x ON x.customer_id = t.customer_id")
-        params += [*flat, *flat, *flat, *statuses]
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE segments_stats_moved ON COMMIT DROP AS"
-            f" SELECT t.customer_id, %s::bigint AS run_id, {', '.join(moved)}"
-            f" FROM {table} t{join}", params)
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE segments_categories_moved ON COMMIT DROP AS"
-            f" SELECT customer_id, category, %s::bigint AS run_id, last_bought_at"
-            f" FROM {categories}", [run.pk])
-        cursor.execute(f"TRUNCATE {table}, {categories}")
-        listed = ", ".join(["customer_id", "run_id", *columns])
-        cursor.execute(f"INSERT INTO {table} ({listed}) SELECT {listed}"
-                       f" FROM segments_stats_moved")
-        buyers = int(cursor.rowcount)
-        listed = "customer_id, category, run_id, last_bought_at"
-        cursor.execute(f"INSERT INTO {categories} ({listed}) SELECT {listed}"
-                       f" FROM segments_categories_moved")
-        # Dropped now, not only on commit: the caller's transaction may be longer.
-        cursor.execute("DROP TABLE segments_stats_moved, segments_categories_moved")
-        return buyers
+                f" GROUP BY customer_id) x WHERE x.customer_id = t.customer_id",
+                [*flat, *flat, *flat, *statuses])
+        _stats_mark(run)
+        return OrderStats.objects.count()
 
 
 def order_stats_refresh(*, run: ScoreRun) -> int:
@@ -335,19 +317,19 @@ def order_stats_refresh(*, run: ScoreRun) -> int:
     counts = ["SUM(CASE WHEN placed_at >= %s THEN 1 ELSE 0 END)" for _ in ORDER_WINDOWS]
     statuses = [str(s) for s in NOT_A_PURCHASE]
     sql = (
-        f"INSERT INTO {q(OrderStats._meta.db_table)} (customer_id, run_id, {', '.join(columns)})"
-        f" SELECT customer_id, %s, {', '.join(sums)}, SUM(total), {', '.join(counts)}, COUNT(*)"
+        f"INSERT INTO {q(OrderStats._meta.db_table)} (customer_id, {', '.join(columns)})"
+        f" SELECT customer_id, {', '.join(sums)}, SUM(total), {', '.join(counts)}, COUNT(*)"
         f" FROM {q(Order._meta.db_table)}"
         f" WHERE placed_at < %s AND status NOT IN ({', '.join(['%s'] * len(statuses))})"
         f" GROUP BY customer_id"
     )
     times = [ops.adapt_datetimefield_value(t) for t in starts]
-    params = [run.pk, *times, *times, ops.adapt_datetimefield_value(end), *statuses]
+    params = [*times, *times, ops.adapt_datetimefield_value(end), *statuses]
     lines, products = q(OrderLine._meta.db_table), q(Product._meta.db_table)
     categories = (
         f"INSERT INTO {q(CategoryStats._meta.db_table)}"
-        f" (customer_id, category, run_id, last_bought_at)"
-        f" SELECT o.customer_id, p.category, %s, MAX(o.placed_at)"
+        f" (customer_id, category, last_bought_at)"
+        f" SELECT o.customer_id, p.category, MAX(o.placed_at)"
         f" FROM {q(Order._meta.db_table)} o JOIN {lines} l ON l.order_id = o.id"
         f" JOIN {products} p ON p.id = l.product_id"
         f" WHERE o.placed_at < %s AND o.status NOT IN ({', '.join(['%s'] * len(statuses))})"
@@ -363,7 +345,8 @@ def order_stats_refresh(*, run: ScoreRun) -> int:
             cursor.execute(f"DELETE FROM {q(CategoryStats._meta.db_table)}")
         cursor.execute(sql, params)
         buyers = int(cursor.rowcount)
-        cursor.execute(categories, [run.pk, ops.adapt_datetimefield_value(end), *statuses])
+        cursor.execute(categories, [ops.adapt_datetimefield_value(end), *statuses])
+        _stats_mark(run)
         return buyers
 
 
