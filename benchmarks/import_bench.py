@@ -28,8 +28,14 @@ A second round (order-number LIKE index and two event indexes dropped, array lit
 ``= ANY``, a lighter parsing loop), before and after back to back at load 1.5-3: PostgreSQL
 first import 7.1 + 5.8 s -> 6.2 + 4.6 s and 6.9 + 5.6 s -> 4.9 + 3.2 s (two rounds), re-import
 Python 7.3 -> 6.0 s and 7.7 -> 5.1 s; SQLite first import 11.5 -> 9.3 s and 9.0 -> 9.1 s
-(within the noise of this machine). ``GUANXI_BENCH_PG_DB`` names the PostgreSQL database
-(default ``guanxi_bench_import``) so that two runs on one server do not collide.
+(within the noise of this machine). A third round (column-by-column parsing, Python's cycle
+collector paused during the import, events written by ``INSERT ... SELECT``), back to back,
+twice, at load 4-5.5: PostgreSQL first import 5.3 + 3.9 s -> 2.7 + 3.8 s and 5.6 + 3.9 s ->
+2.5 + 3.3 s, re-import Python 5.6 -> 3.0 s and 5.2 -> 2.6 s; SQLite first import 8.0 -> 6.0 s
+and 7.8 -> 5.2 s, re-import 5.8 -> 3.0 s and 5.2 -> 2.9 s. The PostgreSQL server is now the
+larger figure; at load 1.9 the first import ran at 42,000 rows/s, the re-import at 67,000.
+``GUANXI_BENCH_PG_DB`` names the PostgreSQL database (default ``guanxi_bench_import``) so
+that two runs on one server do not collide.
 The 1,000,000-row figures of issue #2 need a quiet machine: run the two commands above.
 """
 
