@@ -317,16 +317,19 @@ def _purchase_lines(*, as_of: dt.date, lookback_days: int) -> dict[str, npt.NDAr
     active = (people[pos] == cid) if people.size else np.zeros(cid.size, dtype=bool)
     cid, products, days, qty, amount, pos = (cid[active], products[active], days[active],
                                              qty[active], amount[active], pos[active])
+    # Categories as codes into a sorted name list ("" for none), by way of the few products.
     used = np.unique(products)
     category_of = dict(Product.objects.filter(pk__in=used.tolist())
                        .values_list("pk", "category"))
-    names = np.array([category_of.get(p) or "" for p in used.tolist()], dtype=str)
+    categories, product_code = np.unique(
+        np.array([category_of.get(p) or "" for p in used.tolist()] + [""], dtype=str),
+        return_inverse=True)
     return {
         "customer": cid,
         "owner": owners[pos] if people.size else np.zeros(0, dtype=np.int64),
         "product": products,
-        "category": names[np.searchsorted(used, products)] if used.size else
-        np.empty(0, dtype=str),
+        "category": product_code[np.searchsorted(used, products)].astype(np.int64),
+        "categories": categories,
         "day": days,
         "quantity": np.nan_to_num(qty),
         "amount": np.nan_to_num(amount),
@@ -347,7 +350,8 @@ def replenishments_refresh(*, as_of: dt.date | None = None,
     day = as_of or clock.today()
     lines = _purchase_lines(as_of=day, lookback_days=cfg.replenish_lookback_days)
     counts = _no_counts()
-    keys, sched_cols = _schedules(lines, min_purchases=cfg.replenish_min_purchases)
+    is_category, items, sched_cols = _schedules(lines, min_purchases=cfg.replenish_min_purchases)
+    categories = lines["categories"].tolist()
     with transaction.atomic():
         _serialize("retention.replenishments_refresh")
         open_rows = list(Replenishment.objects.filter(status=ReplenishmentStatus.OPEN)
@@ -363,8 +367,10 @@ def replenishments_refresh(*, as_of: dt.date | None = None,
                 still_open.add((cid, key))
         Replenishment.objects.bulk_update(bought, ["status", "closed_on"], batch_size=1000)
 
-        known = set(Replenishment.objects.values_list("customer_id", "item_key",
-                                                      "last_bought_on"))
+        # A reminder about an earlier purchase than the window's cannot match a schedule.
+        window_start = day - dt.timedelta(days=cfg.replenish_lookback_days)
+        known = set(Replenishment.objects.filter(last_bought_on__gte=window_start)
+                    .values_list("customer_id", "item_key", "last_bought_on"))
         today = np.datetime64(day, "D")
         run_out, interval = sched_cols["run_out"], sched_cols["interval"]
         ahead = today + np.timedelta64(cfg.replenish_ahead_days, "D")
@@ -376,11 +382,12 @@ def replenishments_refresh(*, as_of: dt.date | None = None,
         new: list[Replenishment] = []
         for i in due.tolist():
             cid = int(sched_cols["customer"][i])
-            key = keys[i]
+            item = int(items[i])
+            key = f"c:{categories[item]}" if is_category[i] else f"p:{item}"
             last_on = sched_cols["last_day"][i].astype(dt.date)
             if (cid, key) in still_open or (cid, key, last_on) in known:
                 continue
-            product_id = int(key[2:]) if key.startswith("p:") else None
+            product_id = None if is_category[i] else item
             new.append(Replenishment(
                 customer_id=cid, owner_id=int(sched_cols["owner"][i]) or None,
                 product_id=product_id, category="" if product_id else key[2:],
@@ -407,8 +414,8 @@ def _last_bought(lines: dict[str, npt.NDArray[Any]],
     out: list[dt.date | None] = [None] * len(wanted)
     if not lines["customer"].size or not wanted:
         return out
-    categories, cat_code = np.unique(lines["category"], return_inverse=True)
-    for prefix, item_code in (("p:", lines["product"]), ("c:", cat_code.astype(np.int64))):
+    categories = lines["categories"]
+    for prefix, item_code in (("p:", lines["product"]), ("c:", lines["category"])):
         rows = [k for k, (_, key) in enumerate(wanted) if key.startswith(prefix)]
         if not rows:
             continue
@@ -419,9 +426,12 @@ def _last_bought(lines: dict[str, npt.NDArray[Any]],
             pos = np.minimum(np.searchsorted(categories, names), max(categories.size - 1, 0))
             want_item = np.where(categories[pos] == names, pos, -1).astype(np.int64)
         want_cid = np.array([wanted[k][0] for k in rows], dtype=np.int64)
-        # Last day per (customer, item): sort lines by pair then day, keep each pair's last.
-        order = np.lexsort((lines["day"], item_code, lines["customer"]))
-        c, it, d = lines["customer"][order], item_code[order], lines["day"][order]
+        # Last day per (customer, item) of the wanted customers' lines: sort them by pair then
+        # day, keep each pair's last.
+        sel = np.isin(lines["customer"], want_cid)
+        c, it, d = lines["customer"][sel], item_code[sel], lines["day"][sel]
+        order = np.lexsort((d, it, c))
+        c, it, d = c[order], it[order], d[order]
         last = np.ones(c.size, dtype=bool)
         last[:-1] = (c[1:] != c[:-1]) | (it[1:] != it[:-1])
         c, it, d = c[last], it[last], d[last]
@@ -440,9 +450,16 @@ def _last_bought(lines: dict[str, npt.NDArray[Any]],
 
 
 def _schedules(lines: dict[str, npt.NDArray[Any]], *, min_purchases: int
-               ) -> tuple[list[str], dict[str, npt.NDArray[Any]]]:
-    """Run-out schedules of repeat-bought products and rotated categories, concatenated."""
-    parts: list[tuple[list[str], dict[str, npt.NDArray[Any]]]] = []
+               ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64],
+                          dict[str, npt.NDArray[Any]]]:
+    """Run-out schedules of repeat-bought products and rotated categories, concatenated.
+
+    Returns whether each schedule is a category's, its item (product id or category code into
+    ``lines["categories"]``) and its columns. All joins are sorted-array lookups: the lines of
+    a large company are millions.
+    """
+    columns = ("customer", "owner", "run_out", "interval", "last_day", "per_day", "last_q", "n",
+               "value")
     if not lines["customer"].size:
         empty: dict[str, npt.NDArray[Any]] = {
             k: np.empty(0) for k in ("interval", "per_day", "last_q", "value")}
@@ -450,40 +467,40 @@ def _schedules(lines: dict[str, npt.NDArray[Any]], *, min_purchases: int
             empty[k] = np.empty(0, dtype=np.int64)
         for k in ("run_out", "last_day"):
             empty[k] = np.empty(0, dtype="datetime64[D]")
-        return [], empty
-    owner_of = dict(zip(lines["customer"].tolist(), lines["owner"].tolist(), strict=True))
+        return np.empty(0, dtype=bool), np.empty(0, dtype=np.int64), empty
+    # Each customer's owner, and each product's category, looked up in sorted keys.
+    people, first = np.unique(lines["customer"], return_index=True)
+    owner_of = lines["owner"][first]
     products = replenishment_schedule(lines["customer"], lines["product"], lines["day"],
                                       lines["quantity"], lines["amount"],
                                       min_purchases=min_purchases)
-    categories, cat_code = np.unique(lines["category"], return_inverse=True)
+    cat_code = lines["category"]
     by_cat = replenishment_schedule(lines["customer"], cat_code, lines["day"],
                                     lines["quantity"], lines["amount"],
                                     min_purchases=min_purchases)
-    # Drop a category where one of its products is already repeat-bought by the customer.
-    product_category = dict(zip(lines["product"].tolist(), cat_code.tolist(), strict=True))
-    covered = {(c, product_category[p]) for c, p in
-               zip(products.customer.tolist(), products.item.tolist(), strict=True)}
-    keep = np.array([(c, k) not in covered and categories[k] != "" for c, k in
-                     zip(by_cat.customer.tolist(), by_cat.item.tolist(), strict=True)],
-                    dtype=bool)
-    product_keys = [f"p:{k}" for k in products.item.tolist()]
-    category_keys = [f"c:{categories[k]}" for k in by_cat.item.tolist()]
-    for sched, all_keys, mask in (
-        (products, product_keys, np.ones(len(products), dtype=bool)),
-        (by_cat, category_keys, keep),
-    ):
+    # Drop a category where one of its products is already repeat-bought by the customer,
+    # and the no-category "category".
+    known_products, at = np.unique(lines["product"], return_index=True)
+    product_category = cat_code[at]
+    span = int(lines["categories"].size) + 1
+    covered = (products.customer * span
+               + product_category[np.searchsorted(known_products, products.item)])
+    named = lines["categories"][by_cat.item] != ""
+    keep = named & ~np.isin(by_cat.customer * span + by_cat.item, covered)
+    parts = []
+    for sched, mask in ((products, np.ones(len(products), dtype=bool)), (by_cat, keep)):
         idx = np.flatnonzero(mask)
-        parts.append(([all_keys[k] for k in idx.tolist()], {
+        parts.append({
             "customer": sched.customer[idx],
-            "owner": np.array([owner_of[c] for c in sched.customer[idx].tolist()],
-                              dtype=np.int64),
+            "owner": owner_of[np.searchsorted(people, sched.customer[idx])],
             "run_out": sched.run_out[idx], "interval": sched.interval_days[idx],
             "last_day": sched.last_day[idx], "per_day": sched.quantity_per_day[idx],
             "last_q": sched.last_quantity[idx], "n": sched.n_purchases[idx],
-            "value": sched.mean_amount[idx]}))
-    keys = parts[0][0] + parts[1][0]
-    cols = {k: np.concatenate([parts[0][1][k], parts[1][1][k]]) for k in parts[0][1]}
-    return keys, cols
+            "value": sched.mean_amount[idx], "item": sched.item[idx]})
+    cols = {k: np.concatenate([parts[0][k], parts[1][k]]) for k in (*columns, "item")}
+    is_category = np.r_[np.zeros(parts[0]["item"].size, dtype=bool),
+                        np.ones(parts[1]["item"].size, dtype=bool)]
+    return is_category, cols.pop("item").astype(np.int64), cols
 
 
 # --- the daily run --------------------------------------------------------------------------
