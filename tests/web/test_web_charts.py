@@ -81,6 +81,27 @@ def test_the_aggregates_are_cached_until_the_next_scoring_run(
     assert charts.dashboard_data(user=admin)["summary"].tiers != first["summary"].tiers
 
 
+def test_a_reps_equity_history_sums_each_earlier_run_once(rep1: User, rep2: User) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    # Given two runs whose dashboard Li has seen
+    zhang, li, liu = _three(rep1, rep2)
+    _run(dt.date(2026, 5, 1), {zhang: "vip", li: "ordinary", liu: "ordinary"})
+    _run(dt.date(2026, 6, 1), {zhang: "vip", li: "vip", liu: "ordinary"})
+    charts.dashboard_data(user=rep1)
+    # When a third run lands and Li opens the dashboard
+    _run(dt.date(2026, 7, 1), {zhang: "ordinary", li: "vip", liu: "vip"})
+    with CaptureQueriesContext(connection) as queries:
+        data = charts.dashboard_data(user=rep1)
+    # Then her equity line has all three runs
+    assert [v for _d, v in data["equity"]] == [Decimal(1010), Decimal(2000), Decimal(1010)]
+    # And only the run that just became history was summed (May's sum was kept; July's is the
+    # latest scores' own total)
+    sums = [q["sql"] for q in queries.captured_queries if 'SUM("value_customerscore"' in q["sql"]]
+    assert len(sums) == 1
+
+
 def test_each_chart_downloads_as_csv_and_png(
     rep1: User, rep2: User, manager: User, client_for: ClientFor
 ) -> None:

@@ -227,3 +227,37 @@ def test_the_value_trend_compares_the_last_two_snapshots(
     assert "▼ -¥150.00" in html
     assert "P −20%" in html
     assert "since 04/30/2026" in html
+
+
+def test_the_page_reads_a_bounded_number_of_queries(
+    rep1: User, zhang_wei: Customer, client_for: ClientFor
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from guanxi.value.models import CustomerScore, ScoreRun
+
+    # Given two snapshots, an organization, a referrer and a note: every panel has something
+    for as_of, clv in ((dt.date(2026, 4, 30), "1000.00"), (dt.date(2026, 5, 31), "850.00")):
+        run = ScoreRun.objects.create(as_of=as_of, status="complete",
+                                      created_at=dt.datetime(2026, 6, 1, tzinfo=SHANGHAI))
+        CustomerScore.objects.create(run=run, customer=zhang_wei, lifecycle_stage="active",
+                                     clv=Decimal(clv), p_alive=0.5)
+    org = customer_create(actor=rep1, name="远景设计公司", kind="organization", owner=rep1)
+    friend = customer_create(actor=rep1, name="王芳", owner=rep1)
+    Customer.objects.filter(pk=zhang_wei.pk).update(organization=org, referred_by=friend)
+    note_add(actor=rep1, customer=zhang_wei, text="prefers calls after 6 pm", pinned=True)
+    client = client_for(rep1)
+
+    # When Li opens the page
+    with CaptureQueriesContext(connection) as queries:
+        html = _detail(client, zhang_wei)
+
+    # Then it shows them all from about one query per panel (over twenty before: the
+    # visibility filter five times, the score trend in three steps, the owner and the run
+    # each on its own)
+    assert "▼ -¥150.00" in html
+    assert "远景设计公司" in html
+    assert "王芳" in html
+    sql = [q["sql"][:90] for q in queries.captured_queries]
+    assert len(sql) <= 15, "\n".join(sql)

@@ -303,3 +303,32 @@ def test_an_excel_export_too_large_is_refused(
     response = client_for(rep1).get(reverse("customer_export", args=["xlsx"]))
     assert response.status_code == 422
     assert client_for(rep1).get(reverse("customer_export", args=["pdf"])).status_code == 404
+
+
+def test_only_the_first_page_counts_and_a_short_list_is_not_counted(
+    rep1: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def counts(queries: CaptureQueriesContext) -> int:
+        return sum("COUNT(" in q["sql"].upper() for q in queries.captured_queries)
+
+    # Given seven of Li's customers, listed three at a time
+    for i in range(7):
+        customer_create(actor=rep1, name=f"C{i}", owner=rep1)
+    filters = selectors.ListFilters()
+    # When Li opens the first page, then the next
+    with CaptureQueriesContext(connection) as first_queries:
+        first = selectors.customer_page(user=rep1, filters=filters, limit=3)
+    with CaptureQueriesContext(connection) as next_queries:
+        second = selectors.customer_page(user=rep1, filters=filters, cursor=first.next_cursor,
+                                         limit=3)
+    # Then the first page counts, and the next one shows the count its cursor carried
+    assert counts(first_queries) == 1
+    assert counts(next_queries) == 0
+    assert (first.count, second.count) == (7, 7)
+    # And a list that fits on one page is counted by its rows, not by a query
+    with CaptureQueriesContext(connection) as short_queries:
+        whole = selectors.customer_page(user=rep1, filters=filters, limit=10)
+    assert (whole.count, whole.count_capped, counts(short_queries)) == (7, False, 0)

@@ -60,12 +60,19 @@ def can_see_contact_details(user: User) -> bool:
     return user.role != Role.ANALYST
 
 
-def can_change_customer(user: User, customer: Customer) -> bool:
-    """Admins change anyone; managers and reps change what they can see; others read only."""
+def can_change_customer(user: User, customer: Customer, *, seen: bool = False) -> bool:
+    """Admins change anyone; managers and reps change what they can see; others read only.
+
+    ``seen=True`` says ``customer`` was just fetched through ``access_customer`` for ``user``:
+    it is visible to them, so only the role and whether it was merged away decide, and the
+    360 page is spared two queries.
+    """
     if user.is_admin_role:
         return True
     if user.role in (Role.ANALYST, Role.AGENT):
         return False
+    if seen:
+        return customer.is_active
     return customers_visible(user=user).filter(pk=customer.pk).exists()
 
 
@@ -109,7 +116,9 @@ def access_customer(*, user: User, customer_id: int, write: bool = False) -> Cus
     another rep's customer exists.
     """
     try:
-        customer = customers_visible(user=user, include_merged=True).get(pk=customer_id)
+        # The owner comes along (a join on its key): every page showing a customer names it.
+        customer = (customers_visible(user=user, include_merged=True).select_related("owner")
+                    .get(pk=customer_id))
     except Customer.DoesNotExist:
         raise NotFound(CustomerErrorCode.NOT_FOUND,
                        f"Customer {customer_id} does not exist.") from None

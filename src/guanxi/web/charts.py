@@ -25,8 +25,8 @@ from typing import Any
 
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
-from django.db import connection
-from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
+from django.db import connection, transaction
+from django.db.models import F, Q, Sum
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
@@ -40,6 +40,7 @@ from guanxi.web import selectors
 from guanxi.web.templatetags.guanxi_web import segment_label
 
 CACHE_SECONDS = 3600
+EQUITY_CACHE_SECONDS = 30 * 24 * 3600
 WORK_CACHE_SECONDS = 60
 AT_RISK_LIMIT = 10
 WORK_LIMIT = 15
@@ -88,9 +89,15 @@ def cache_key(user: User, run_id: int | None) -> str:
     # Scope: administrators and analysts share one entry (they see every customer); anyone
     # else's figures are their own. The database's name is in the key because the file cache
     # outlives a process: two databases (test runs side by side) must not share entries.
-    scope = "all" if _sees_everyone(user) else f"u{user.pk}"
-    db = str(connection.settings_dict.get("NAME", ""))
-    return f"guanxi:dashboard:v1:{db}:run{run_id or 0}:{scope}"
+    return f"guanxi:dashboard:v2:{_db_name()}:run{run_id or 0}:{_scope(user)}"
+
+
+def _scope(user: User) -> str:
+    return "all" if _sees_everyone(user) else f"u{user.pk}"
+
+
+def _db_name() -> str:
+    return str(connection.settings_dict.get("NAME", ""))
 
 
 def dashboard_data(*, user: User) -> dict[str, Any]:
@@ -133,37 +140,42 @@ def dashboards_warm() -> int:
 
 
 def _compute(user: User, runs: list[int]) -> dict[str, Any]:
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # These aggregates run once per scoring run, and PostgreSQL's JIT compiler would
+            # spend ~0.2 s on each query to save less than that.
+            cursor.execute("SET LOCAL jit = off")
+        return _aggregates(user, runs)
+
+
+def _aggregates(user: User, runs: list[int]) -> dict[str, Any]:
     visible = customers_visible(user=user).order_by()
     everyone = _sees_everyone(user)
-    # Equity per run: the stored total when the user sees everyone, else their customers' sum.
-    run_rows = ScoreRun.objects.filter(status=RunStatus.COMPLETE).order_by("as_of", "pk")
-    if everyone:
-        equity = [(r.as_of, r.equity or Decimal(0)) for r in run_rows.only("as_of", "equity")]
-    else:
-        sums = dict(CustomerScore.objects.filter(customer__in=visible.values("pk"))
-                    .values_list("run_id").annotate(s=Sum("clv")).values_list("run_id", "s"))
-        equity = [(r.as_of, sums.get(r.pk) or Decimal(0)) for r in run_rows.only("as_of")]
+    # One pass over the visible customers and their latest scores gives the summary, the RFM
+    # grid and the tier migration (see ``selectors.value_cells``).
+    cells = selectors.value_cells(user=user, previous_run=runs[1] if len(runs) == 2 else None)
     rfm: dict[tuple[int, int], int] = {}
-    for r_score, f_score, n in (visible.filter(value__rfm_r__isnull=False,
-                                               value__rfm_f__isnull=False)
-                                .values_list("value__rfm_r", "value__rfm_f")
-                                .annotate(n=Count("id"))
-                                .values_list("value__rfm_r", "value__rfm_f", "n")):
-        if r_score is not None and f_score is not None:  # filtered above; for the types
-            cell = (int(r_score), int(f_score))
-            rfm[cell] = rfm.get(cell, 0) + n
-    migration: list[tuple[str, str, int]] = []
-    if len(runs) == 2:
-        new, old = runs
-        old_tier = CustomerScore.objects.filter(run_id=old, customer_id=OuterRef("customer_id"))
-        qs = CustomerScore.objects.filter(run_id=new)
-        if not everyone:
-            qs = qs.filter(customer__in=visible.values("pk"))
-        migration = [
-            (r["old"] or "", r["value_tier"] or "", r["n"])
-            for r in qs.annotate(old=Subquery(old_tier.values("value_tier")[:1]))
-            .filter(old__isnull=False).values("old", "value_tier").annotate(n=Count("pk"))
-            .order_by()]
+    flows: dict[tuple[str, str], int] = {}
+    for c in cells:
+        if c.rfm_r is not None and c.rfm_f is not None:
+            cell = (int(c.rfm_r), int(c.rfm_f))
+            rfm[cell] = rfm.get(cell, 0) + c.count
+        if c.old_tier is not None and c.scored:
+            flows[(c.old_tier, c.tier)] = flows.get((c.old_tier, c.tier), 0) + c.count
+    migration = [(a, b, n) for (a, b), n in flows.items()]
+    summary = selectors.dashboard_from_cells(cells)
+    # Equity per run: the stored total when the user sees everyone, else their customers' sum
+    # (the latest run's is the summary's).
+    run_rows = list(ScoreRun.objects.filter(status=RunStatus.COMPLETE).order_by("as_of", "pk")
+                    .only("as_of", "equity", "created_at"))
+    if everyone:
+        equity = [(r.as_of, r.equity or Decimal(0)) for r in run_rows]
+    else:
+        sums = _equity_by_run(user, visible, [r for r in run_rows if not runs
+                                              or r.pk != runs[0]])
+        if runs:
+            sums[runs[0]] = summary.equity
+        equity = [(r.as_of, sums.get(r.pk) or Decimal(0)) for r in run_rows]
     at_risk = list(
         visible.filter(Q(value__lifecycle_stage__in=[LifecycleStage.DORMANT,
                                                      LifecycleStage.LOST])
@@ -172,8 +184,33 @@ def _compute(user: User, runs: list[int]) -> dict[str, Any]:
         .values("pk", "name", clv=F("value__clv"), p_alive=F("value__p_alive"),
                 lifecycle_stage=F("value__lifecycle_stage"))
         [:AT_RISK_LIMIT])
-    return {"summary": selectors.dashboard(user=user), "equity": equity, "rfm": rfm,
+    return {"summary": summary, "equity": equity, "rfm": rfm,
             "migration": migration, "at_risk": at_risk, "runs": runs}
+
+
+def _equity_by_run(user: User, visible: Any, runs: list[ScoreRun]) -> dict[int, Decimal | None]:
+    """The CLV sum of ``user``'s customers in each of the earlier ``runs``.
+
+    A finished run's scores never change, so each sum is cached on its own, for a month: after
+    a new scoring run only that run is summed (from the latest scores), not the whole history
+    again. (A customer who changed hands since counts where they were then summed.) The key
+    holds the run's creation time too: a database made again from scratch reuses run ids.
+    """
+    cache = dashboard_cache()
+    keys = {r.pk: f"guanxi:equity:v1:{_db_name()}:run{r.pk}-{r.created_at.timestamp():.0f}:"
+                  f"{_scope(user)}" for r in runs}
+    found = cache.get_many(list(keys.values()))
+    sums: dict[int, Decimal | None] = {r: found[k] for r, k in keys.items() if k in found}
+    missing = [r for r in keys if r not in sums]
+    if missing:
+        computed = dict(CustomerScore.objects.filter(run_id__in=missing,
+                                                     customer__in=visible.values("pk"))
+                        .values_list("run_id").annotate(s=Sum("clv"))
+                        .values_list("run_id", "s"))
+        for run_id in missing:
+            sums[run_id] = computed.get(run_id)
+        cache.set_many({keys[r]: sums[r] for r in missing}, EQUITY_CACHE_SECONDS)
+    return sums
 
 
 # ---------------------------------------------------------------------------------------------

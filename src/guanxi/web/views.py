@@ -175,7 +175,8 @@ def customer_bulk(request: HttpRequest) -> HttpResponseBase:
         return exports.csv_response(user, customers)
     if action == "export_xlsx":
         return exports.xlsx_response(user, customers)
-    if not all(can_change_customer(user, c) for c in customers):
+    # Fetched through customers_visible just above: only the role decides (no query each).
+    if not all(can_change_customer(user, c, seen=True) for c in customers):
         return HttpResponseForbidden(_("You may not change these customers."))
     # All or nothing: half a team reassigned (or tagged) is worse than none.
     if action == "tag":
@@ -204,7 +205,8 @@ def customer_bulk(request: HttpRequest) -> HttpResponseBase:
 
 
 def _detail_context(user: User, customer: Customer, **extra: Any) -> dict[str, Any]:
-    can_change = can_change_customer(user, customer)
+    # ``customer`` always comes from access_customer for this user (see the callers).
+    can_change = can_change_customer(user, customer, seen=True)
     return {
         "view": selectors.customer_360(user=user, customer=customer),
         "customer": customer,

@@ -89,3 +89,33 @@ def segment_label(code: str | None) -> str:
     if not code:
         return ""
     return str(_SEGMENT_LABELS.get(code, code))
+
+
+@register.filter
+def stage_label(code: str | None) -> str:
+    """A lifecycle stage code → its translated name (``active`` → 活跃), as
+    ``get_lifecycle_stage_display`` would say it. That method rebuilds the field's choices on
+    each call (~40 µs): on a list of fifty customers the labels cost more than the rows."""
+    from guanxi.customers.models import LifecycleStage
+
+    return _choice_label(LifecycleStage, code)
+
+
+@register.filter
+def tier_label(code: str | None) -> str:
+    """A value tier code → its translated name, like ``get_value_tier_display``."""
+    from guanxi.customers.models import ValueTier
+
+    return _choice_label(ValueTier, code)
+
+
+_CHOICE_LABELS: dict[type, dict[str, Any]] = {}
+
+
+def _choice_label(choices: Any, code: str | None) -> str:
+    if not code:
+        return ""
+    labels = _CHOICE_LABELS.get(choices)
+    if labels is None:  # lazy labels: translated when rendered, in the request's language
+        labels = _CHOICE_LABELS[choices] = dict(choices.choices)
+    return str(labels.get(code, code))
