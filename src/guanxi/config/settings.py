@@ -141,6 +141,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         ),
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # No JIT compilation: over the partitioned scores it compiles a function per partition,
+    # a quarter of a second per query — measured on a 1M-customer rule count, 0.95 s with JIT
+    # (0.26 s of it compiling), 0.82 s without.
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    options["options"] = (options.get("options", "") + " -c jit=off").strip()
 # Parallel test runs (several developers, several xdist workers) must not share a test database.
 if os.environ.get("GUANXI_TEST_DB_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": os.environ["GUANXI_TEST_DB_NAME"]}
