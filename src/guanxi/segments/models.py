@@ -203,7 +203,7 @@ class OrderStats(models.Model):
         verbose_name_plural = _("order statistics")
 
     def __str__(self) -> str:
-        return f"{self.customer_id} @ run {self.run_id}"
+        return f"order statistics of customer {self.customer_id}"
 
 
 class CategoryStats(models.Model):
