@@ -7,9 +7,11 @@ instead as a few ``bytea`` values of fixed-width records (``string_agg`` of the 
 send functions, one per group of rows), which numpy reads as they are; SQLite is read with
 ``fetchmany``. Row order is not kept: sort the arrays if it matters.
 
-Columns come back as int64 (NULL is ``INT_NULL``), float64 (NULL is NaN) or datetime64[D]
-(NULL is NaT: the same int64 minimum). The query is any ``values_list`` queryset, so the
-filters, joins and access rules stay the ORM's.
+Columns come back as int64 (NULL is ``INT_NULL``), float64 (NULL is NaN), datetime64[D]
+(NULL is NaT: the same int64 minimum) or str (NULL is ""; for columns with few distinct
+values — a city, a source — sent as codes into the column's distinct values, found by one
+more pass). The query is any ``values_list`` queryset, so the filters, joins and access rules
+stay the ORM's.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from django.db.models import QuerySet
 
 __all__ = ["INT_NULL", "Kind", "read_columns"]
 
-Kind = Literal["int", "float", "day"]
+Kind = Literal["int", "float", "day", "text"]
 
 INT_NULL = np.iinfo(np.int64).min
 
@@ -34,8 +36,10 @@ _SEND: dict[str, str] = {
     "int": "int8send(coalesce({c}::int8, " + str(INT_NULL) + "))",
     "float": "float8send(coalesce({c}::float8, 'NaN'))",
     "day": "int8send(coalesce(({c}::date - " + _EPOCH + ")::int8, " + str(INT_NULL) + "))",
+    # The value's position (1-based) in the column's sorted distinct values, bound as a param.
+    "text": "int4send(coalesce(array_position(%s::text[], coalesce({c}::text, '')), 0))",
 }
-_DTYPE = {"int": ">i8", "float": ">f8", "day": ">i8"}
+_DTYPE = {"int": ">i8", "float": ">f8", "day": ">i8", "text": ">i4"}
 
 
 def read_columns(qs: QuerySet[Any], kinds: Sequence[Kind], *, groups: int = 1
@@ -63,12 +67,21 @@ def _postgres(sql: str, params: Sequence[Any], kinds: Sequence[Kind],
     record = np.dtype([(f"c{i}", _DTYPE[k]) for i, k in enumerate(kinds)])
     names = ", ".join(f"c{i}" for i in range(len(kinds)))
     packed = " || ".join(_SEND[k].format(c=f"q.c{i}") for i, k in enumerate(kinds))
-    # The subquery's column list renames whatever the ORM called its columns.
-    wrapped = f"SELECT string_agg({packed}, ''::bytea) FROM ({sql}) AS q({names})"
-    if groups > 1:
-        wrapped += f" GROUP BY q.c0 %% {int(groups)}"
+    texts = [i for i, k in enumerate(kinds) if k == "text"]
+    levels: dict[int, list[str]] = {}
     with connection.cursor() as cursor:
-        cursor.execute(wrapped, params)
+        if texts:
+            # One scan for every text column's distinct values (not their combinations).
+            distinct = ", ".join(f"array_agg(DISTINCT coalesce(q.c{i}::text, ''))"
+                                 for i in texts)
+            # The subquery's column list renames whatever the ORM called its columns.
+            cursor.execute(f"SELECT {distinct} FROM ({sql}) AS q({names})", params)
+            found = cursor.fetchone()
+            levels = {i: sorted(v or []) for i, v in zip(texts, found, strict=True)}
+        wrapped = f"SELECT string_agg({packed}, ''::bytea) FROM ({sql}) AS q({names})"
+        if groups > 1:
+            wrapped += f" GROUP BY q.c0 %% {int(groups)}"
+        cursor.execute(wrapped, [*(levels[i] for i in texts), *params])
         payloads = [bytes(row[0]) for row in cursor.fetchall() if row[0]]
     rec = np.frombuffer(b"".join(payloads), dtype=record)
     out: list[npt.NDArray[Any]] = []
@@ -78,6 +91,10 @@ def _postgres(sql: str, params: Sequence[Any], kinds: Sequence[Kind],
             out.append(column.astype(np.int64))
         elif kind == "float":
             out.append(column.astype(np.float64))
+        elif kind == "text":
+            # Code 0 (not found: cannot happen) reads the table's last entry, "".
+            table = np.asarray([*levels[i], ""], dtype=str)
+            out.append(table[column.astype(np.int64) - 1])
         else:
             out.append(column.astype(np.int64).view("datetime64[D]"))
     return out
@@ -97,6 +114,8 @@ def _fetched(sql: str, params: Sequence[Any], kinds: Sequence[Kind]
             out.append(np.array([INT_NULL if v is None else v for v in values], dtype=np.int64))
         elif kind == "float":
             out.append(np.array(values, dtype=np.float64))  # None → NaN
+        elif kind == "text":
+            out.append(np.array(["" if v is None else str(v) for v in values], dtype=str))
         else:
             # SQLite returns dates as text (or date objects through converters); None → NaT.
             out.append(np.array([v if v is None or isinstance(v, str) else v.isoformat()
