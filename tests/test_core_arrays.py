@@ -52,3 +52,16 @@ def test_no_rows_give_empty_columns(db: None) -> None:
 def test_grouping_needs_an_int_first_column(db: None) -> None:
     with pytest.raises(ValueError, match="int first column"):
         read_columns(Customer.objects.values_list("birthday", "pk"), ("day", "int"), groups=2)
+
+
+def test_text_columns_come_back_as_strings(db: None) -> None:
+    # Given customers in two cities and one with none
+    for name, city in (("甲", "上海"), ("乙", "北京"), ("丙", ""), ("丁", "上海")):
+        Customer.objects.create(name=name, city=city)
+    # When names and cities are read as text columns
+    ids, names, cities = read_columns(Customer.objects.values_list("pk", "name", "city"),
+                                      ("int", "text", "text"), groups=2)
+    # Then each row has its own values
+    got = {str(n): str(c) for n, c in zip(names.tolist(), cities.tolist(), strict=True)}
+    assert got == {"甲": "上海", "乙": "北京", "丙": "", "丁": "上海"}
+    assert ids.size == 4
