@@ -332,3 +332,36 @@ def test_only_the_first_page_counts_and_a_short_list_is_not_counted(
     with CaptureQueriesContext(connection) as short_queries:
         whole = selectors.customer_page(user=rep1, filters=filters, limit=10)
     assert (whole.count, whole.count_capped, counts(short_queries)) == (7, False, 0)
+
+
+def test_a_list_of_one_stage_takes_a_large_count_from_the_dashboard(
+    rep1: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from guanxi.web import charts
+
+    # Given six of Li's active customers, a cap of two, and Li's dashboard already cached
+    monkeypatch.setattr(selectors, "COUNT_CAP", 2)
+    for i in range(6):
+        give_value(customer_create(actor=rep1, name=f"C{i}", owner=rep1),
+                   lifecycle_stage="active")
+    filters = selectors.ListFilters(lifecycle_stage="active")
+    assert charts.cached_list_count(user=rep1, filters=filters) is None  # nothing cached yet
+    charts.dashboard_data(user=rep1)
+
+    # When Li lists her active customers
+    known = charts.cached_list_count(user=rep1, filters=filters)
+    with CaptureQueriesContext(connection) as queries:
+        page = selectors.customer_page(user=rep1, filters=filters, limit=2, known_count=known)
+
+    # Then the dashboard's count (six, far above the cap) stands in for a COUNT query
+    assert known == 6
+    assert (page.count, page.count_capped) == (2, True)
+    assert not any("COUNT(" in q["sql"].upper() for q in queries.captured_queries)
+    # And a list with any other filter beside the stage is counted as usual
+    assert charts.cached_list_count(
+        user=rep1, filters=dataclasses.replace(filters, city="上海")) is None

@@ -25,7 +25,7 @@ from typing import Any
 
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import F, Q, Sum
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -123,6 +123,30 @@ def _relabel(summary: selectors.Dashboard) -> selectors.Dashboard:
                for b in summary.tiers])
 
 
+def cached_list_count(*, user: User, filters: selectors.ListFilters) -> int | None:
+    """How many of ``user``'s customers a list filtered by one stage, tier or RFM segment alone
+    holds, from the dashboard's cached aggregates of the latest scoring run; None when the list
+    has other filters or nothing is cached (this never computes the aggregates).
+
+    Counting those lists in the database means probing the latest score of each of a rep's
+    customers until a thousand match: 60 ms a page, in three parallel processes, at 1M.
+    """
+    plain = dataclasses.replace(filters, lifecycle_stage="", value_tier="", segment="",
+                                sort="name")
+    picked = [(kind, key) for kind, key in (("stages", filters.lifecycle_stage),
+                                            ("tiers", filters.value_tier),
+                                            ("segments", filters.segment)) if key]
+    if len(picked) != 1 or plain != selectors.ListFilters():
+        return None
+    runs = latest_runs()
+    data = dashboard_cache().get(cache_key(user, runs[0] if runs else None))
+    if data is None:
+        return None
+    kind, key = picked[0]
+    bars: list[selectors.Bar] = getattr(data["summary"], kind)
+    return next((b.count for b in bars if b.key == key), None)
+
+
 def dashboards_warm() -> int:
     """Fill the dashboard cache for every active person after a scoring run, so nobody waits
     for the first, cold load (3 s for a manager over 1M customers, 1 s for a rep over 50k).
@@ -140,15 +164,6 @@ def dashboards_warm() -> int:
 
 
 def _compute(user: User, runs: list[int]) -> dict[str, Any]:
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # These aggregates run once per scoring run, and PostgreSQL's JIT compiler would
-            # spend ~0.2 s on each query to save less than that.
-            cursor.execute("SET LOCAL jit = off")
-        return _aggregates(user, runs)
-
-
-def _aggregates(user: User, runs: list[int]) -> dict[str, Any]:
     visible = customers_visible(user=user).order_by()
     everyone = _sees_everyone(user)
     # One pass over the visible customers and their latest scores gives the summary, the RFM

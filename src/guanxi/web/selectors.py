@@ -218,12 +218,16 @@ _LIST_FIELDS = ("name", "phone", "email", "city", "last_purchase_at", "owner__us
 
 
 def customer_page(
-    *, user: User, filters: ListFilters, cursor: str | None = None, limit: int = PAGE_SIZE
+    *, user: User, filters: ListFilters, cursor: str | None = None, limit: int = PAGE_SIZE,
+    known_count: int | None = None,
 ) -> CustomerPage:
     """One page of the customer list, in keyset order; never counts the whole table.
 
     The count (capped at ``COUNT_CAP``) is taken on the first page only, and not even there
     when the whole list fits on it; the cursor carries it to the following pages.
+    ``known_count`` is a count the caller had at hand (the dashboard's, as of the latest
+    scoring run): trusted only when far above the cap, where the page says "more than
+    1,000" whichever customers were added or merged since.
     """
     qs = customers_filtered(user=user, filters=filters)
     after = _decode(cursor, filters.sort) if cursor else None
@@ -231,6 +235,8 @@ def customer_page(
                   limit + 1)
     if after is None and len(rows) <= limit:
         counted = len(rows)
+    elif after is None and known_count is not None and known_count >= 2 * COUNT_CAP:
+        counted = known_count
     elif after is not None and after.count is not None:
         counted = after.count
     else:

@@ -116,8 +116,10 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     form = ListFilterForm(request.GET or None, owners=selectors.owner_choices(user=user))
     form.is_valid()
     filters = form.filters()
-    page = selectors.customer_page(user=user, filters=filters,
-                                   cursor=request.GET.get("cursor") or None)
+    cursor = request.GET.get("cursor") or None
+    page = selectors.customer_page(
+        user=user, filters=filters, cursor=cursor,
+        known_count=None if cursor else charts.cached_list_count(user=user, filters=filters))
     query = request.GET.copy()
     query.pop("cursor", None)
     context = {
