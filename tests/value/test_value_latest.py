@@ -140,3 +140,34 @@ def test_on_postgresql_each_run_is_a_partition_dropped_with_the_run(shop: Shop,
     with pytest.raises(IntegrityError), transaction.atomic():
         CustomerScore.objects.create(run=second, customer_id=row.customer_id,
                                      lifecycle_stage="new")
+
+
+def test_old_daily_snapshots_are_pruned_but_month_ends_and_the_latest_stay(
+        shop: Shop, settings: Any) -> None:
+    # Given daily runs from mid-April to the end of June
+    days = [dt.date(2026, 4, 20) + dt.timedelta(days=k) for k in range(0, 72, 3)]
+    with time_machine.travel(dt.datetime(2026, 7, 2, 9, 0, tzinfo=SHANGHAI), tick=False):
+        runs = {day: services.score_all(as_of=day).pk for day in days}
+        # When history is pruned on 1 July keeping 30 days
+        settings.GUANXI_SCORE_HISTORY_DAYS = 30
+        deleted = services.history_prune(today=dt.date(2026, 7, 1))
+    cutoff = dt.date(2026, 6, 1)
+    # Then runs before June are gone, except April's and May's last ones
+    kept = set(ScoreRun.objects.values_list("as_of", flat=True))
+    month_ends = {max(d for d in days if d.month == m) for m in (4, 5)}
+    assert kept == {d for d in days if d >= cutoff} | month_ends
+    assert sorted(deleted) == sorted(runs[d] for d in days if d < cutoff and d not in month_ends)
+    # And their scores went with them, while the latest values still come from the last run
+    assert not CustomerScore.objects.filter(run_id__in=deleted).exists()
+    assert selectors.latest_run().pk == runs[days[-1]]  # type: ignore[union-attr]
+    # And keeping everything deletes nothing
+    settings.GUANXI_SCORE_HISTORY_DAYS = "all"
+    assert services.history_prune(today=dt.date(2027, 1, 1)) == []
+
+
+def test_a_bad_history_setting_is_named(settings: Any) -> None:
+    from guanxi.core.errors import ValidationFailed
+
+    settings.GUANXI_SCORE_HISTORY_DAYS = "a month"
+    with pytest.raises(ValidationFailed, match="GUANXI_SCORE_HISTORY_DAYS"):
+        services.history_days()

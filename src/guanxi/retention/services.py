@@ -517,7 +517,7 @@ def daily_run(*, as_of: dt.date | None = None, rescore: bool = False,
     """
     from guanxi.value.errors import ValueErrorCode
     from guanxi.value.models import RunStatus, ScoreRun
-    from guanxi.value.services import score_all
+    from guanxi.value.services import history_prune, score_all
 
     day = as_of or clock.today()
     report: dict[str, dict[str, int]] = {}
@@ -538,6 +538,9 @@ def daily_run(*, as_of: dt.date | None = None, rescore: bool = False,
             report["scores"] = {"created": 0, "closed": 0, "unchanged": 0, "customers": 0}
     else:
         report["scores"] = {"created": 0, "closed": 0, "unchanged": 1, "customers": 0}
+    # Old daily snapshots go (month-ends and the recent days stay): GUANXI_SCORE_HISTORY_DAYS.
+    pruned = history_prune(today=day)
+    report["score_history"] = {"created": 0, "closed": len(pruned), "unchanged": 0}
     timings["scores"] = _ms_since(started)
     started = time.perf_counter()
     report["churn_alerts"] = _plain(alerts_refresh(as_of=day))

@@ -41,6 +41,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
@@ -48,6 +49,7 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
 from guanxi.core import clock
@@ -589,3 +591,54 @@ def _same_input(previous: ScoreRun, fingerprint: dict[str, Any]) -> bool:
         and seen.get("customers") == fingerprint["customers"]
         and seen.get("time_zone") == fingerprint["time_zone"]
     )
+
+
+DEFAULT_HISTORY_DAYS = 90
+
+
+def history_days() -> int | None:
+    """Days of daily snapshots kept (``GUANXI_SCORE_HISTORY_DAYS``; 0 or ``all`` keeps all)."""
+    raw = getattr(settings, "GUANXI_SCORE_HISTORY_DAYS", None)
+    if raw is None:
+        raw = os.environ.get("GUANXI_SCORE_HISTORY_DAYS", "")
+    text = str(raw).strip().lower()
+    if text == "":
+        return DEFAULT_HISTORY_DAYS
+    if text == "all" or text == "0":
+        return None
+    if not text.isdigit():
+        raise ValidationFailed(ValueErrorCode.INVALID_SETTING,
+                               f"GUANXI_SCORE_HISTORY_DAYS must be a number of days or 'all',"
+                               f" not {raw!r}.", field="GUANXI_SCORE_HISTORY_DAYS")
+    return int(text)
+
+
+def history_prune(*, today: dt.date | None = None, keep_days: int | None = -1) -> list[int]:
+    """Delete daily snapshots older than ``keep_days`` (default: ``history_days()``).
+
+    A daily run adds a million rows at a million customers; a year of them would be most of
+    the database. Kept: every complete run of the last ``keep_days`` days, the last run of
+    every month before that (segment migration month over month, the value trend), and the
+    latest run. A deleted run takes its segment memberships with it. Returns the deleted ids.
+    """
+    keep = history_days() if keep_days == -1 else keep_days
+    if keep is None:
+        return []
+    day = today or clock.today()
+    cutoff = day - dt.timedelta(days=keep)
+    runs = list(ScoreRun.objects.filter(status=RunStatus.COMPLETE)
+                .order_by("as_of", "pk").values_list("pk", "as_of"))
+    if not runs:
+        return []
+    month_last: dict[tuple[int, int], int] = {}
+    for pk, as_of in runs:
+        month_last[(as_of.year, as_of.month)] = pk  # ordered: the month's last wins
+    kept = set(month_last.values()) | {runs[-1][0]}
+    doomed = [pk for pk, as_of in runs if as_of < cutoff and pk not in kept]
+    for pk in doomed:
+        with transaction.atomic(), connection.cursor() as cursor:
+            partitions.drop(cursor, pk)  # its rows, as one table (PostgreSQL)
+            ScoreRun.objects.filter(pk=pk).delete()  # and what hangs on the run
+    if doomed:
+        logger.info("Score history: deleted %d run(s) before %s", len(doomed), cutoff)
+    return doomed
