@@ -164,34 +164,37 @@ def alerts_refresh(*, as_of: dt.date | None = None,
 
     with transaction.atomic():
         _serialize("retention.alerts_refresh")
-        # Episodes already recorded (any status) and the open ones, in two reads.
-        known = set(ChurnAlert.objects.values_list("customer_id", "last_purchase_on"))
-        open_rows = list(ChurnAlert.objects.filter(status=AlertStatus.OPEN)
-                         .values_list("pk", "customer_id", "last_purchase_on"))
+        # Episodes already recorded (any status) and the open ones, in two packed reads.
+        known_cid, known_last = read_columns(
+            ChurnAlert.objects.values_list("customer_id", "last_purchase_on"), ("int", "day"))
+        open_pk, open_cid, open_last = read_columns(
+            ChurnAlert.objects.filter(status=AlertStatus.OPEN)
+            .values_list("pk", "customer_id", "last_purchase_on"), ("int", "int", "day"))
         # Won back: the customer's last purchase is after the episode's (vectorized lookup of
         # each open alert's customer among the scored ones).
-        open_cid = np.array([c for _, c, _ in open_rows], dtype=np.int64)
-        open_last = np.array([d for _, _, d in open_rows], dtype="datetime64[D]")
         pos = np.minimum(np.searchsorted(customers, open_cid), max(customers.size - 1, 0))
-        found = customers[pos] == open_cid
+        found = (customers[pos] == open_cid) if customers.size else np.zeros(0, dtype=bool)
         current = scored["last_day"][pos]
         won_mask = found & (current > open_last) & (current <= np.datetime64(day, "D"))
-        won = [ChurnAlert(pk=open_rows[k][0], customer_id=open_rows[k][1],
+        won = [ChurnAlert(pk=int(open_pk[k]), customer_id=int(open_cid[k]),
                           status=AlertStatus.WON_BACK, closed_on=day,
                           outcome_note=str(current[k]))
                for k in np.flatnonzero(won_mask).tolist()]
-        still_open = set(open_cid[~won_mask].tolist())
+        still_open = open_cid[~won_mask]
         ChurnAlert.objects.bulk_update(won, ["status", "closed_on", "outcome_note"],
                                        batch_size=1000)
 
         flagged = np.flatnonzero(result.flagged)
-        last_days = scored["last_day"][flagged].astype(dt.date).tolist()
-        keep = [k for k, (cid, last_on) in enumerate(zip(customers[flagged].tolist(), last_days,
-                                                        strict=True))
-                if cid not in still_open and (cid, last_on) not in known]
+        # New episodes only: not a customer with an alert still open, and not an episode
+        # (customer, last purchase day) already recorded — one int64 key per episode.
+        last_flagged = scored["last_day"][flagged]
+        keep = ~np.isin(customers[flagged], still_open) & ~np.isin(
+            _episode_key(customers[flagged], last_flagged),
+            _episode_key(known_cid, known_last))
         idx = flagged[keep]
+        last_days = last_flagged[keep].astype(dt.date).tolist()
         rows = _alert_rows(idx, scored=scored, result=result, since=since, day=day,
-                           last_days=[last_days[k] for k in keep])
+                           last_days=last_days)
         _write_rows(ChurnAlert, _ALERT_COLUMNS, rows)
         events.churn_alerts_raised_events_bulk(
             alerts=[(r[0], r[3], json.loads(r[4]), r[11]) for r in rows], occurred_at=now)
@@ -202,6 +205,13 @@ def alerts_refresh(*, as_of: dt.date | None = None,
     counts["closed"] = len(won)
     counts["unchanged"] = len(still_open)
     return counts
+
+
+def _episode_key(customer: npt.NDArray[np.int64],
+                 last_day: npt.NDArray[np.datetime64]) -> npt.NDArray[np.int64]:
+    # Days since 1970 stay below 2**20 until the year 4840; ids below 2**43.
+    return customer.astype(np.int64) * (1 << 20) + last_day.astype("datetime64[D]").astype(
+        np.int64)
 
 
 _ALERT_COLUMNS = (

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import connection
 
 from guanxi.core import clock
+from guanxi.core.arrays import read_columns
 from guanxi.customers.models import Customer
 from guanxi.sales.models import NOT_A_PURCHASE, Order
 
@@ -251,14 +252,10 @@ def _purchase_days_postgres_packed(orders: str, placeholders: str, statuses: lis
     )
 
 
-def customer_ids(*, chunk_size: int = 100_000) -> npt.NDArray[np.int64]:
-    """Every customer id, in one query (prospects included)."""
-    blocks: list[npt.NDArray[np.int64]] = []
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT id FROM {_table(Customer)} ORDER BY id")
-        while rows := cursor.fetchmany(chunk_size):
-            blocks.append(np.asarray(rows, dtype=np.int64).reshape(-1))
-    return np.concatenate(blocks) if blocks else np.empty(0, dtype=np.int64)
+def customer_ids() -> npt.NDArray[np.int64]:
+    """Every customer id, sorted (prospects included), read as a packed column."""
+    (ids,) = read_columns(Customer.objects.order_by().values_list("pk"), ("int",), groups=4)
+    return np.sort(ids)
 
 
 def iter_partitions(ids: npt.NDArray[np.int64], n: int) -> Iterator[tuple[int, int]]:
