@@ -14,8 +14,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import numpy as np
 from django.db import connection, transaction
 from django.db.models import Min, Q
+from django.db.models.functions import TruncDate
 from django.utils import timezone, translation
 from django.utils.translation import gettext, ngettext
 
@@ -26,6 +28,7 @@ from guanxi.care.errors import CareErrorCode
 from guanxi.care.messages import draft
 from guanxi.care.models import PENDING, Task, TaskKind, TaskStatus
 from guanxi.core import clock
+from guanxi.core.arrays import read_columns
 from guanxi.core.errors import ValidationFailed
 from guanxi.customers.models import (
     Consent,
@@ -166,11 +169,7 @@ def _first_purchase_anniversaries(start: dt.date, end: dt.date) -> Iterator[_Can
     days = _days(start, end)
     before = clock.start_of_day(start - dt.timedelta(days=300))
     if latest_run() is not None:
-        rows: Iterable[tuple[int, dt.datetime | None]] = (
-            CustomerValue.objects.filter(customer__is_active=True,
-                                         first_purchase_at__lt=before)
-            .filter(_month_day_filter("first_purchase_at", days))
-            .values_list("customer_id", "first_purchase_at").iterator(chunk_size=CHUNK))
+        rows: Iterable[tuple[int, dt.datetime | None]] = _first_purchases_on(days, before)
     else:
         rows = _first_purchases_from_orders(days, before)
     for cid, first_at in rows:
@@ -188,6 +187,28 @@ def _first_purchase_anniversaries(start: dt.date, end: dt.date) -> Iterator[_Can
             occasion_zh="您第一次选购我们产品的纪念日", years=hit[1] - first.year,
             taboo_words=ANNIVERSARY_WORDS, label="first purchase anniversary",
             label_zh="首次购买纪念日")
+
+
+def _first_purchases_on(days: list[dt.date], before: dt.datetime
+                        ) -> list[tuple[int, dt.datetime | None]]:
+    """Scored buyers whose first purchase (company day) falls on one of ``days``' month/day.
+
+    Every buyer's first purchase day is read as a packed column and matched in numpy: a month
+    and day filter in SQL cannot use an index and cost more than reading them all.
+    """
+    ids, first = read_columns(
+        CustomerValue.objects.filter(customer__is_active=True, first_purchase_at__lt=before)
+        .values_list("customer_id", TruncDate("first_purchase_at")), ("int", "day"))
+    pairs = {d.month * 100 + d.day for d in days}
+    if 228 in pairs:
+        pairs.add(229)  # a 29 February date falls on the 28th in common years
+    month_start = first.astype("datetime64[M]")
+    code = ((month_start.astype(np.int64) % 12 + 1) * 100
+            + (first - month_start.astype("datetime64[D]")).astype(np.int64) + 1)
+    hit = np.flatnonzero(np.isin(code, list(pairs)) & ~np.isnat(first))
+    # The start of the company day stands for the time: ``_local_day`` gives that day back.
+    return [(cid, clock.start_of_day(day)) for cid, day in
+            zip(ids[hit].tolist(), first[hit].astype(dt.date).tolist(), strict=True)]
 
 
 def _first_purchases_from_orders(days: list[dt.date], before: dt.datetime
