@@ -29,8 +29,6 @@ The client is the standard library (urllib in threads): no extra dependency. Sig
 the dashboard, so each user's cached aggregates (a file cache all workers share, in a fresh
 data directory per run) are computed during sign-in, as ``dashboards_warm`` does after a scoring
 run; a warm-up phase, not counted, fills the rest (the per-process caches, the database's).
-``--indexes proposed`` (the default) first creates the indexes proposed for the customers app
-(``PROPOSED_INDEXES``); ``--indexes none`` drops them to measure without.
 ``GUANXI_BENCH_PG`` overrides the server URL (default ``postgres://postgres@127.0.0.1:5432``).
 """
 
@@ -74,8 +72,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--think", type=float, default=0.0,
                         help="mean seconds a user waits between pages (0: as fast as possible)")
-    parser.add_argument("--indexes", choices=["proposed", "none"], default="proposed",
-                        help="add (or drop) the index proposed for the customers app")
     return parser.parse_args()
 
 
@@ -96,23 +92,7 @@ def ensure_database(name: str, clone_from: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{clone_from}"')
 
 
-# Proposed for the customers app: a rep's list in name or last-purchase order walked the whole
-# table's name (or date) index, skipping the other 19 reps' customers: 10 ms and 37 ms a page at
-# 1M customers (and 15 ms for a stage filter in name order), 0.5, 0.8 and 1.1 ms with the owner
-# first (index-only for names). Partial: merged customers are never listed. (The earlier
-# proposal here, ``customer_owner_organizations``, is now the customers app's own, migration
-# 0003.)
-PROPOSED_INDEXES = [
-    "CREATE INDEX IF NOT EXISTS customer_owner_name ON customers_customer (owner_id, name, id) "
-    "WHERE is_active",
-    "CREATE INDEX IF NOT EXISTS customer_owner_last_purchase ON customers_customer "
-    "(owner_id, last_purchase_at, id) WHERE is_active",
-]
-DROP_INDEXES = ["DROP INDEX IF EXISTS customer_owner_name",
-                "DROP INDEX IF EXISTS customer_owner_last_purchase"]
-
-
-def prepare(users: int, indexes: str) -> tuple[dict[str, int], dict[str, list[int]], str]:
+def prepare(users: int) -> tuple[dict[str, int], dict[str, list[int]], str]:
     """Migrate, create the people, give the reps customers; return sizes, samples, manager."""
     import django
     from django.core.management import call_command
@@ -136,8 +116,6 @@ def prepare(users: int, indexes: str) -> tuple[dict[str, int], dict[str, list[in
         rep.save()
         reps.append(rep)
     with connection.cursor() as cur:
-        for sql in PROPOSED_INDEXES if indexes == "proposed" else DROP_INDEXES:
-            cur.execute(sql)
         ids = [r.pk for r in reps]
         # Every rep must own some customers (a run with fewer users may have shared them out).
         owning = 0
@@ -357,9 +335,8 @@ def main() -> None:
            "GUANXI_DATA_DIR": data_dir, "GUANXI_SECRET_KEY": "web-bench-" + "x" * 40,
            "DJANGO_SETTINGS_MODULE": "guanxi.config.settings", "GUANXI_DEBUG": "0"}
     os.environ.update(env)
-    sizes, samples, manager = prepare(args.users, args.indexes)
-    print("data: " + ", ".join(f"{v:,} {k}" for k, v in sizes.items())
-          + f"; indexes: {args.indexes}")
+    sizes, samples, manager = prepare(args.users)
+    print("data: " + ", ".join(f"{v:,} {k}" for k, v in sizes.items()))
     port = free_port()
     server = start_server(port, args.workers, env)
     try:

@@ -112,6 +112,15 @@ class Customer(models.Model):
             # without this partial index that reads all of the rep's customers, on every page.
             models.Index(fields=["owner"], name="customer_owner_organizations",
                          condition=models.Q(kind="organization", is_active=True)),
+            # A rep's list in name order and in last-purchase order without reading the other
+            # reps' customers: 10 and 37 ms a page at 1M customers, 0.5 and 0.8 ms with these
+            # (measured with web_bench; PostgreSQL CPU per request halved). Merged customers
+            # are never listed.
+            models.Index(fields=["owner", "name", "id"], name="customer_owner_name",
+                         condition=models.Q(is_active=True)),
+            models.Index(fields=["owner", "last_purchase_at", "id"],
+                         name="customer_owner_last_purchase",
+                         condition=models.Q(is_active=True)),
         ]
 
     def __str__(self) -> str:
