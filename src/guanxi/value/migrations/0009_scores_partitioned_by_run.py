@@ -12,26 +12,24 @@ from django.db import migrations
 _VIEW = importlib.import_module("guanxi.value.migrations.0003_customer_value_view")
 
 
-def _forward(apps, schema_editor):
+def _around_view(schema_editor, change: str) -> None:
+    """Run ``partitions.<change>`` with the view dropped (PostgreSQL only)."""
     if schema_editor.connection.vendor != "postgresql":
         return
     from guanxi.value import partitions
 
     with schema_editor.connection.cursor() as cursor:
         cursor.execute(_VIEW.DROP_VIEW)
-        partitions.partition_existing(cursor)
+        getattr(partitions, change)(cursor)
         cursor.execute(_VIEW.CREATE_VIEW)
+
+
+def _forward(apps, schema_editor):
+    _around_view(schema_editor, "partition_existing")
 
 
 def _backward(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    from guanxi.value import partitions
-
-    with schema_editor.connection.cursor() as cursor:
-        cursor.execute(_VIEW.DROP_VIEW)
-        partitions.unpartition(cursor)
-        cursor.execute(_VIEW.CREATE_VIEW)
+    _around_view(schema_editor, "unpartition")
 
 
 class Migration(migrations.Migration):
