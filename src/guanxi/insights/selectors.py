@@ -25,11 +25,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from django.db import connection
-from django.db.models import Count, F, Max, Min, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import Count, F, OuterRef, QuerySet, Subquery, Sum
 from django.utils.translation import gettext as _
 
 from guanxi.accounts.models import Role, User
 from guanxi.core import clock
+from guanxi.core.arrays import Kind as ColumnKind
+from guanxi.core.arrays import read_columns
 from guanxi.core.errors import NotFound, PermissionDenied
 from guanxi.customers.models import (
     Consent,
@@ -99,75 +101,14 @@ def profile_traits(qs: QuerySet[Customer], *, extra: Sequence[str] = ()) -> Trai
     """The profile traits (``PROFILE_TRAITS``) of every customer in ``qs``, plus the ``extra``
     fields (e.g. ``value__value_tier``, read in the same query; None becomes "")."""
     fields = ("source", "industry", "company_size", "city", "income_band", "kind", *extra)
-    if connection.vendor == "postgresql":
-        ids, cols = _coded_columns_postgres(qs, fields)
-    else:
-        ids, cols = _columns_python(qs, fields)
-    columns = dict(cols)
+    # Packed columns, the text ones as codes of their few distinct values (``core.arrays``).
+    texts: list[ColumnKind] = ["text"] * len(fields)
+    kinds: list[ColumnKind] = ["int", *texts]
+    ids, *values = read_columns(qs.order_by().values_list("pk", *fields), kinds, groups=4)
+    order = np.argsort(ids, kind="stable")
+    columns = {name: column[order] for name, column in zip(fields, values, strict=True)}
     columns["city_tier"] = _city_tiers(columns.pop("city"))
-    return TraitFrame(ids=ids, columns=columns)
-
-
-def _columns_python(qs: QuerySet[Customer], fields: Sequence[str]
-                    ) -> tuple[npt.NDArray[np.int64], dict[str, npt.NDArray[np.str_]]]:
-    ids: list[int] = []
-    cols: dict[str, list[str]] = {f: [] for f in fields}
-    for rows in _chunks(qs, ("pk", *fields)):
-        batch = list(zip(*rows, strict=True))
-        ids.extend(batch[0])
-        for i, name in enumerate(fields, start=1):
-            cols[name].extend("" if v is None else v for v in batch[i])
-    # Plain str arrays (not object): the traits model encodes them without a str() per value.
-    return np.asarray(ids, dtype=np.int64), {
-        name: np.asarray(values, dtype=str) if values else np.asarray([], dtype=str)
-        for name, values in cols.items()}
-
-
-def _coded_columns_postgres(qs: QuerySet[Customer], fields: Sequence[str], *,
-                            chunk_customers: int = 250_000
-                            ) -> tuple[npt.NDArray[np.int64], dict[str, npt.NDArray[np.str_]]]:
-    """The same columns, read as small integer codes in fixed-width binary records.
-
-    A million rows of seven text columns through a cursor cost ~10 s of Python per-row work;
-    here one GROUP BY finds the few distinct values of each column, and each chunk of customers
-    comes back as *one* bytea (``string_agg`` of ``int8send``/``int4send``, a value's code being
-    its position in the column's list of distinct values), which numpy reads without a loop.
-    """
-    base = qs.order_by()
-    aliases = ", ".join(["id", *(f"c{i}" for i in range(len(fields)))])
-    inner, params = base.values_list("pk", *fields).query.sql_with_params()
-    distinct = ", ".join(f"array_agg(DISTINCT coalesce(t.c{i}::text, ''))"
-                         for i in range(len(fields)))
-    with connection.cursor() as cursor:
-        # One scan gives every column's distinct values (a GROUP BY of all the columns
-        # together would return every combination: tens of thousands of rows).
-        cursor.execute(f"SELECT {distinct} FROM ({inner}) AS t({aliases})", params)
-        found = cursor.fetchone()
-    levels = [sorted(v or []) for v in found]
-    record = "int8send(t.id::int8)" + "".join(
-        f" || int4send(coalesce(array_position(%s::text[], coalesce(t.c{i}::text, '')), 0))"
-        for i in range(len(fields)))
-    dtype = np.dtype([("id", ">i8"), *((f"c{i}", ">i4") for i in range(len(fields)))])
-    bounds = base.aggregate(lo=Min("pk"), hi=Max("pk"))
-    blocks: list[npt.NDArray[Any]] = []
-    if bounds["lo"] is not None:
-        with connection.cursor() as cursor:
-            start = int(bounds["lo"])
-            while start <= int(bounds["hi"]):
-                inner, params = (base.filter(pk__gte=start, pk__lt=start + chunk_customers)
-                                 .values_list("pk", *fields).query.sql_with_params())
-                cursor.execute(f"SELECT string_agg({record}, ''::bytea ORDER BY t.id) "
-                               f"FROM ({inner}) AS t({aliases})", [*levels, *params])
-                payload = cursor.fetchone()[0]
-                if payload:
-                    blocks.append(np.frombuffer(bytes(payload), dtype=dtype))
-                start += chunk_customers
-    rec = np.concatenate(blocks) if blocks else np.empty(0, dtype=dtype)
-    columns = {}
-    for i, name in enumerate(fields):
-        table = np.asarray([*levels[i], ""], dtype=str)  # code 0 (not found) -> index -1 -> ""
-        columns[name] = table[rec[f"c{i}"].astype(np.int64) - 1]
-    return rec["id"].astype(np.int64), columns
+    return TraitFrame(ids=ids[order], columns=columns)
 
 
 def first_order_traits(ids: npt.NDArray[np.int64]) -> dict[str, npt.NDArray[Any]]:
