@@ -408,13 +408,7 @@ def _statistical_aggregates(run_id: int, qs: QuerySet[Customer]
                               **{f"{line}__product__category__gt": ""})
                .values_list("segment__name", f"{line}__product__category")
                .annotate(n=Count(line)))
-    segs = sorted({r[0] for r in mix})
-    cats = sorted({r[1] for r in mix})
-    table = np.zeros((len(segs), len(cats)))
-    si = {s: i for i, s in enumerate(segs)}
-    ci = {c: i for i, c in enumerate(cats)}
-    for seg, cat, n in mix:
-        table[si[seg], ci[cat]] = n
+    segs, cats, table = _pivot(mix)
     price_rows = list(
         members.filter(customer__orders__status__in=purchase,
                        **{f"{line}__product__unit_price__gt": 0})
@@ -425,6 +419,19 @@ def _statistical_aggregates(run_id: int, qs: QuerySet[Customer]
     paid = np.asarray([float(r[1] or 0) for r in price_rows])
     listed = np.asarray([float(r[2] or 0) for r in price_rows])
     return (segs, cats, table), (names, paid, listed)
+
+
+def _pivot(mix: Sequence[tuple[Any, Any, Any]]
+           ) -> tuple[list[str], list[str], npt.NDArray[np.float64]]:
+    """(segment, category, count) rows as sorted row and column names and a count table."""
+    segs = sorted({r[0] for r in mix})
+    cats = sorted({r[1] for r in mix})
+    table = np.zeros((len(segs), len(cats)))
+    si = {s: i for i, s in enumerate(segs)}
+    ci = {c: i for i, c in enumerate(cats)}
+    for seg, cat, n in mix:
+        table[si[seg], ci[cat]] = n
+    return segs, cats, table
 
 
 def _segment_aggregates(qs: QuerySet[Customer], key: str
@@ -438,13 +445,7 @@ def _segment_aggregates(qs: QuerySet[Customer], key: str
     mix = list(lines.exclude(product__category="").exclude(**{seg_field: ""})
                .exclude(**{f"{seg_field}__isnull": True})
                .values_list(seg_field, "product__category").annotate(n=Count("pk")))
-    segs = sorted({r[0] for r in mix})
-    cats = sorted({r[1] for r in mix})
-    table = np.zeros((len(segs), len(cats)))
-    si = {s: i for i, s in enumerate(segs)}
-    ci = {c: i for i, c in enumerate(cats)}
-    for s, c, n in mix:
-        table[si[s], ci[c]] = n
+    segs, cats, table = _pivot(mix)
     price_rows = list(lines.filter(product__unit_price__isnull=False, product__unit_price__gt=0)
                       .exclude(**{seg_field: ""}).exclude(**{f"{seg_field}__isnull": True})
                       .values_list(seg_field)
