@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _validation as v
+from ._ranks import tie_bounds
 from ._validation import DAYS_PER_YEAR, FloatArray
 from .errors import InvalidInputError
 
@@ -233,9 +234,8 @@ def value_tiers(clv: npt.ArrayLike, cuts: Tiers | Sequence[float] = DEFAULT_TIER
         raise InvalidInputError("clv must be a 1-d array.")
     cumulative, names = _tier_table(cuts)
     n = values.size
-    ordered = np.sort(values)
     # For each customer, how many customers have a CLV >= theirs (themselves included).
-    at_least = n - np.searchsorted(ordered, values, side="left")
+    at_least = n - tie_bounds(values)[0]
     limits = np.floor(np.asarray(cumulative) * n + 0.5).astype(np.int64)
     limits[-1] = n if cumulative[-1] >= 1.0 - 1e-9 else limits[-1]
     tier = np.searchsorted(limits, at_least, side="left")

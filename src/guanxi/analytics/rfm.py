@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _validation as v
+from ._ranks import tie_bounds
 from ._validation import FloatArray, IntArray
 from .errors import InvalidInputError
 
@@ -61,9 +62,7 @@ def _quintile_score(values: FloatArray) -> IntArray:
     n = values.size
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    ordered = np.sort(values)
-    below = np.searchsorted(ordered, values, side="left")
-    at_most = np.searchsorted(ordered, values, side="right")
+    below, at_most = tie_bounds(values)
     return (1 + (5 * (below + at_most)) // (2 * n)).astype(np.int64)
 
 
