@@ -93,6 +93,16 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def children_rss_mb() -> float:
+    """The peak RSS of the largest finished child: the order import's parsing process."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def children_cpu() -> float:
+    times = os.times()
+    return times.children_user + times.children_system
+
+
 def server_cpu() -> float | None:
     """CPU seconds of the PostgreSQL backend serving this process, if it runs on this machine."""
     from django.db import connection
@@ -152,18 +162,20 @@ def main() -> int:
         def report(label: str, run: Callable[[], ImportResult]) -> None:
             # CPU seconds of this process next to the wall clock: on a busy shared machine the
             # wall-clock rate says more about the neighbours than about the import.
-            cpu = time.process_time()
+            cpu, parser = time.process_time(), children_cpu()
             server = server_cpu()
             result = run()
-            cpu = time.process_time() - cpu
+            cpu, parser = time.process_time() - cpu, children_cpu() - parser
             server_after = server_cpu()
             server_text = (f"  server CPU {server_after - server:6.1f} s"
                            if server is not None and server_after is not None else "")
             print(f"{label:<22} {args.db:<8} rows {result.read:>9,}  created {result.created:>9,}"
                   f"  unchanged {result.unchanged:>9,}  rejected {result.rejected:>5,}  "
                   f"{result.seconds:7.1f} s  {result.rows_per_second:>9,.0f} rows/s  "
-                  f"(python CPU {cpu:6.1f} s = {result.read / max(cpu, 1e-9):>9,.0f} rows/s)"
-                  f"{server_text}  peak RSS {peak_rss_mb():,.0f} MB  load {load()}", flush=True)
+                  f"(python CPU {cpu:6.1f} s = {result.read / max(cpu, 1e-9):>9,.0f} rows/s, "
+                  f"parsing process {parser:4.1f} s){server_text}  peak RSS "
+                  f"{peak_rss_mb():,.0f} MB (parsing process {children_rss_mb():,.0f} MB)  "
+                  f"load {load()}", flush=True)
 
         report("customers", lambda: import_customers(path=customer_file, actor=None))
         report("orders (first import)", lambda: import_orders(path=order_file, actor=None))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import multiprocessing
 import threading
 from decimal import Decimal
 from pathlib import Path
@@ -202,17 +203,18 @@ class TestOrderImportFastPaths:
 
         from guanxi.imports.services import _OrderImport
         by_columns = _OrderImport.group_columns
-        taken: list[bool] = []
+        taken = tmp_path / "taken"  # (a file: the parsing runs in another process)
 
         def spy(self: _OrderImport, chunk: list[tuple[int, dict[str, str]]],
                 rejects: list[tuple[int, dict[str, str], str, str]]) -> object:
             orders = by_columns(self, chunk, rejects)
-            taken.append(orders is not None)
+            with taken.open("a") as fh:
+                fh.write(f"{orders is not None}\n")
             return orders
 
         monkeypatch.setattr(_OrderImport, "group_columns", spy)
         columns = run()
-        assert taken == [True]  # (the file is one the columns take)
+        assert taken.read_text() == "True\n"  # (the file is one the columns take)
         again = import_orders(path=path, actor=manager)
         CustomerEvent.objects.all().delete()
         OrderLine.objects.all().delete()
@@ -338,6 +340,7 @@ class TestOrderImportFastPaths:
         run = ImportRun.objects.latest("pk")
         assert run.status == ImportStatus.FAILED
         assert not [t for t in threading.enumerate() if t.name == "guanxi-import-read-ahead"]
+        assert not multiprocessing.active_children()
 
     @pytest.mark.usefixtures("known_customers")
     def test_last_purchase_follows_the_newest_order_across_chunks(

@@ -11,6 +11,7 @@ A single bad row is not an exception: it is a rejection in the error report.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from guanxi.core.errors import GuanxiError, ValidationFailed
 
@@ -29,6 +30,10 @@ class ImportFileError(GuanxiError):
     """The file cannot be read at all; nothing was imported."""
 
     http_status = 422
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Raised while the order import parses in another process, and sent from there.
+        return type(self), (self.code, self.message), {"field": self.field}
 
 
 class ImportMappingError(ValidationFailed):
