@@ -312,7 +312,7 @@ def run_summary(run: Any) -> dict[str, Any]:
 _MIX = 9973
 
 
-def source_fingerprint(*, as_of: dt.date) -> dict[str, Any]:
+def source_fingerprint(*, as_of: dt.date, through: dt.date | None = None) -> dict[str, Any]:
     """Cheap aggregates that change whenever the scoring input up to ``as_of`` changes.
 
     Over the orders placed up to the end of ``as_of``: their count, largest id, sum of totals,
@@ -320,6 +320,9 @@ def source_fingerprint(*, as_of: dt.date) -> dict[str, Any]:
     customers, their count, sum and largest id, and the time zone days are counted in. One
     scan of the orders (no GROUP BY); equal fingerprints mean equal summaries (up to a
     collision of all six sums at once).
+
+    With ``through`` (a later date), the same scan also counts the orders of any status placed
+    after the end of ``as_of`` up to the end of ``through``, as ``"placed_since"``.
     """
     placeholders, statuses = _not_purchase_sql()
     orders = _table(Order)
@@ -334,35 +337,29 @@ def source_fingerprint(*, as_of: dt.date) -> dict[str, Any]:
         cust = "customer_id"
     end = connection.ops.adapt_datetimefield_value(
         clock.start_of_day(as_of + dt.timedelta(days=1)))
+    later = connection.ops.adapt_datetimefield_value(
+        clock.start_of_day(max(through or as_of, as_of) + dt.timedelta(days=1)))
+    mine = "FILTER (WHERE placed_at < %s)"
+    refunded = f"CASE WHEN status IN ({placeholders}) THEN id %% {_MIX} + 1 ELSE 0 END"
+    sums = [f"coalesce(sum({term}) {mine}, 0)" for term in (
+        "total", f"{cust} * (id %% {_MIX})", refunded, f"{epoch} * (id %% {_MIX} + 1)")]
     sql = (
-        f"SELECT count(*), coalesce(max(id), 0), coalesce(sum(total), 0),"
-        f" coalesce(sum({cust} * (id %% {_MIX})), 0),"
-        f" coalesce(sum(CASE WHEN status IN ({placeholders}) THEN id %% {_MIX} + 1 ELSE 0 END),"
-        f" 0), coalesce(sum({epoch} * (id %% {_MIX} + 1)), 0)"
-        f" FROM {orders} WHERE placed_at < %s"
+        f"SELECT count(*) {mine}, coalesce(max(id) {mine}, 0), {', '.join(sums)},"
+        f" count(*) FILTER (WHERE placed_at >= %s) FROM {orders} WHERE placed_at < %s"
     )
+    params = [end, end, end, end, *statuses, end, end, end, later]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*statuses, end])
-        row = cursor.fetchone()
+        cursor.execute(sql, params)
+        *row, since = cursor.fetchone()
         cursor.execute(f"SELECT count(*), coalesce(sum(id), 0), coalesce(max(id), 0)"
                        f" FROM {_table(Customer)}")
         people = cursor.fetchone()
-    return {"orders": {as_of.isoformat(): [str(v) for v in row]},
-            "customers": [str(v) for v in people], "time_zone": str(settings.TIME_ZONE)}
-
-
-def orders_placed_between(*, after: dt.date, through: dt.date) -> int:
-    """Orders of any status placed after the end of ``after`` up to the end of ``through``."""
-    if through <= after:
-        return 0
-    start = clock.start_of_day(after + dt.timedelta(days=1))
-    end = clock.start_of_day(through + dt.timedelta(days=1))
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM {_table(Order)} WHERE placed_at >= %s"
-                       f" AND placed_at < %s",
-                       [connection.ops.adapt_datetimefield_value(start),
-                        connection.ops.adapt_datetimefield_value(end)])
-        return int(cursor.fetchone()[0])
+    found: dict[str, Any] = {"orders": {as_of.isoformat(): [str(v) for v in row]},
+                             "customers": [str(v) for v in people],
+                             "time_zone": str(settings.TIME_ZONE)}
+    if through is not None:
+        found["placed_since"] = int(since)
+    return found
 
 
 @dataclasses.dataclass

@@ -291,9 +291,17 @@ def _write_score_events(run: ScoreRun, *, previous: ScoreRun, now: dt.datetime) 
 
     def changes() -> Iterator[tuple[int, str, str, str, str]]:
         with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                # The planner expects most rows to pass the filter and picks a million index
+                # probes; both runs' rows lie in customer order, so a merge join is 0.5 s less.
+                cursor.execute("SELECT current_setting('enable_nestloop'),"
+                               " set_config('enable_nestloop', 'off', true)")
+                (before, _off), = cursor.fetchall()
             cursor.execute(sql, [previous.pk, run.pk])
             while rows := cursor.fetchmany(5000):
                 yield from rows
+            if connection.vendor == "postgresql":
+                cursor.execute("SELECT set_config('enable_nestloop', %s, true)", [before])
 
     # The rows are read in full before the events are written (one cursor at a time).
     events.score_changed_events_bulk(changes=list(changes()), as_of=run.as_of,
@@ -359,10 +367,9 @@ def score_all(
         # run's fingerprint, so that run reads everything again (never the other way round).
         if (not full and engine == "local" and previous is not None
                 and previous.as_of <= as_of and previous.settings_used == cfg.as_dict()):
-            seen = selectors.source_fingerprint(as_of=previous.as_of)
-            if (_same_input(previous, seen)
-                    and not selectors.orders_placed_between(after=previous.as_of,
-                                                            through=as_of)):
+            seen = selectors.source_fingerprint(as_of=previous.as_of, through=as_of)
+            placed_since = seen.pop("placed_since")
+            if _same_input(previous, seen) and not placed_since:
                 # The same orders up to the new date: the same fingerprint over its window.
                 reuse = previous
                 fingerprint = {**seen, "orders": {
