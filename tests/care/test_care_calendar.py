@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import holidays
+import numpy as np
 import pytest
 import time_machine
 
@@ -56,6 +57,27 @@ def test_29_february_falls_on_the_28th_in_common_years() -> None:
                                     on_or_after=dt.date(2026, 1, 1)) == dt.date(2026, 2, 28)
     assert calendar.next_occurrence(dt.date(1992, 2, 29),
                                     on_or_after=dt.date(2028, 1, 1)) == dt.date(2028, 2, 29)
+
+
+def test_the_anniversaries_of_a_column_of_days_match_the_calendar_one_by_one() -> None:
+    # Given first-purchase days around year ends and 29 February, and windows of 0 to 366 days
+    from guanxi.care.services import _yearly_in_window
+
+    days = [dt.date(2020, 2, 29), dt.date(2021, 2, 28), dt.date(2019, 12, 31),
+            dt.date(2019, 1, 1), dt.date(2023, 3, 1), dt.date(2025, 7, 15), dt.date(2026, 1, 2)]
+    column = np.array(days, dtype="datetime64[D]")
+    for start, horizon in [(dt.date(2026, 2, 20), 14), (dt.date(2028, 2, 28), 1),
+                           (dt.date(2026, 12, 25), 14), (dt.date(2026, 1, 1), 366),
+                           (dt.date(2026, 7, 15), 0), (dt.date(2027, 3, 1), 300)]:
+        end = start + dt.timedelta(days=horizon)
+        # When they are matched all at once
+        when, year = _yearly_in_window(column, start, end)
+        # Then each gets the day and year that calendar.occurrence_in_window gives it
+        for k, day in enumerate(days):
+            expected = calendar.occurrence_in_window(day, is_lunar=False, yearly=True,
+                                                     start=start, end=end)
+            got = None if np.isnat(when[k]) else (when[k].astype(dt.date), int(year[k]))
+            assert got == expected, (day, start, end)
 
 
 def test_the_lunar_festivals_match_the_public_holiday_table_for_a_decade() -> None:
@@ -218,6 +240,26 @@ def test_after_scoring_anniversaries_and_festival_tiers_read_the_latest_values(
     assert "3" in anniversary.title
     festival = Task.objects.filter(kind=TaskKind.FESTIVAL)
     assert list(festival.values_list("customer__name", flat=True)) == ["张伟"]
+
+
+@pytest.mark.django_db
+def test_a_merged_customer_gets_no_anniversary_from_the_scores(
+    rep1: User, zhang_wei: Customer, liu_yang: Customer
+) -> None:
+    from value_fixtures import give_value
+
+    # Given two scored customers whose first purchases were on 2023-09-18, one merged since
+    with time_machine.travel(dt.datetime(2026, 9, 14, 7, tzinfo=SHANGHAI), tick=False):
+        for c in (zhang_wei, liu_yang):
+            give_value(c, first_purchase_at=dt.datetime(2023, 9, 18, 11, tzinfo=SHANGHAI))
+    Customer.objects.filter(pk=liu_yang.pk).update(is_active=False, merged_into=zhang_wei)
+    # When the calendar runs
+    with time_machine.travel(dt.datetime(2026, 9, 15, 7, tzinfo=SHANGHAI), tick=False):
+        counts = care_tasks_create(as_of=dt.date(2026, 9, 15), overrides=NO_FESTIVALS)
+    # Then only the active customer's anniversary is made
+    assert counts["anniversary"] == {"created": 1, "closed": 0, "unchanged": 0,
+                                     "skipped_taboo": 0}
+    assert list(Task.objects.values_list("customer__name", flat=True)) == ["张伟"]
 
 
 @pytest.mark.django_db

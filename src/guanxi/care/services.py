@@ -15,9 +15,10 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from django.db import connection, transaction
-from django.db.models import Min, Q
-from django.db.models.functions import TruncDate
+from django.db.models import CharField, Exists, Min, OuterRef, Q, Value
+from django.db.models.functions import Cast, Concat, TruncDate
 from django.utils import timezone, translation
 from django.utils.translation import gettext, ngettext
 
@@ -160,8 +161,8 @@ def _purchases() -> Any:
 def _first_purchase_anniversaries(start: dt.date, end: dt.date) -> Iterator[_Candidate]:
     """Customers whose first purchase was on this window's month/day in an earlier year.
 
-    Read from the latest scoring (``CustomerValue.first_purchase_at``: one indexed pass over
-    the customers, where the orders would be ten times as many rows; ``guanxi daily`` scores
+    Read from the latest scoring (``CustomerValue.first_purchase_at``: one pass over the
+    customers, where the orders would be ten times as many rows; ``guanxi daily`` scores
     first, and a first purchase since the last scoring has no anniversary yet anyway). Before
     any scoring, from the orders: the customers with a purchase on those days of earlier years,
     then the first purchase of just those.
@@ -169,35 +170,68 @@ def _first_purchase_anniversaries(start: dt.date, end: dt.date) -> Iterator[_Can
     days = _days(start, end)
     before = clock.start_of_day(start - dt.timedelta(days=300))
     if latest_run() is not None:
-        rows: Iterable[tuple[int, dt.datetime | None]] = _first_purchases_on(days, before)
+        ids, first = _first_purchases_on(days, before)
     else:
-        rows = _first_purchases_from_orders(days, before)
-    for cid, first_at in rows:
-        if first_at is None:  # pragma: no cover - filtered out above
-            continue
-        first = _local_day(first_at)
-        hit = calendar.occurrence_in_window(first, is_lunar=False, yearly=True,
-                                            start=start, end=end)
-        if not hit or hit[1] <= first.year:
-            continue
+        ids, first = _first_purchases_from_orders(days, before)
+    when, year = _yearly_in_window(first, start, end)
+    # Only from the first anniversary on (the first purchase itself is no anniversary).
+    hit = np.flatnonzero(~np.isnat(when) & (year > first.astype("datetime64[Y]").astype(
+        np.int64) + 1970))
+    for cid, due, in_year, years in zip(
+            ids[hit].tolist(), when[hit].astype(dt.date).tolist(), year[hit].tolist(),
+            (year[hit] - first[hit].astype("datetime64[Y]").astype(np.int64) - 1970).tolist(),
+            strict=True):
         yield _Candidate(
-            key=_key(TaskKind.ANNIVERSARY, cid, "first_purchase", hit[1]),
-            kind=TaskKind.ANNIVERSARY, customer_id=cid, due_on=hit[0],
+            key=_key(TaskKind.ANNIVERSARY, cid, "first_purchase", in_year),
+            kind=TaskKind.ANNIVERSARY, customer_id=cid, due_on=due,
             occasion="the anniversary of your first purchase with us",
-            occasion_zh="您第一次选购我们产品的纪念日", years=hit[1] - first.year,
+            occasion_zh="您第一次选购我们产品的纪念日", years=years,
             taboo_words=ANNIVERSARY_WORDS, label="first purchase anniversary",
             label_zh="首次购买纪念日")
 
 
+def _yearly_in_window(first: npt.NDArray[np.datetime64], start: dt.date, end: dt.date
+                      ) -> tuple[npt.NDArray[np.datetime64], npt.NDArray[np.int64]]:
+    """The earliest yearly occurrence of each Gregorian day in ``[start, end]`` and its year
+    (NaT where none): ``calendar.occurrence_in_window`` for a column of days at once.
+
+    29 February falls on the 28th in common years (the last day of the month).
+    """
+    month = first.astype("datetime64[M]")
+    month_of_year = month.astype(np.int64) % 12
+    day_of_month = (first - month.astype("datetime64[D]")).astype(np.int64)
+    when = np.full(first.shape, np.datetime64("NaT"), dtype="datetime64[D]")
+    year = np.zeros(first.shape, dtype=np.int64)
+    lo, hi = np.datetime64(start, "D"), np.datetime64(end, "D")
+    # Later years first, so the earliest occurrence in the window is the one that stays.
+    for candidate in (start.year + 1, start.year, start.year - 1):
+        in_month = np.datetime64(f"{candidate:04d}-01", "M") + month_of_year
+        day = np.minimum(in_month.astype("datetime64[D]") + day_of_month,
+                         (in_month + 1).astype("datetime64[D]") - 1)
+        inside = ~np.isnat(first) & (day >= lo) & (day <= hi)
+        when = np.where(inside, day, when)
+        year = np.where(inside, candidate, year)
+    return when, year
+
+
+def _inactive_ids() -> npt.NDArray[np.int64]:
+    """Ids of merged (inactive) customers, sorted: few, and found by their index, where a join
+    of a million scores with the customers costs half a second."""
+    return np.sort(read_columns(Customer.objects.filter(is_active=False)
+                                .values_list("pk"), ("int",))[0])
+
+
 def _first_purchases_on(days: list[dt.date], before: dt.datetime
-                        ) -> list[tuple[int, dt.datetime | None]]:
-    """Scored buyers whose first purchase (company day) falls on one of ``days``' month/day.
+                        ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.datetime64]]:
+    """Active scored buyers whose first purchase (company day) falls on one of ``days``'
+    month/day, and that day.
 
     Every buyer's first purchase day is read as a packed column and matched in numpy: a month
-    and day filter in SQL cannot use an index and cost more than reading them all.
+    and day filter in SQL cannot use an index and cost more than reading them all. Merged
+    customers are dropped by id rather than by a join (a deleted customer's scores go with it).
     """
     ids, first = read_columns(
-        CustomerValue.objects.filter(customer__is_active=True, first_purchase_at__lt=before)
+        CustomerValue.objects.filter(first_purchase_at__lt=before)
         .values_list("customer_id", TruncDate("first_purchase_at")), ("int", "day"))
     pairs = {d.month * 100 + d.day for d in days}
     if 228 in pairs:
@@ -206,23 +240,26 @@ def _first_purchases_on(days: list[dt.date], before: dt.datetime
     code = ((month_start.astype(np.int64) % 12 + 1) * 100
             + (first - month_start.astype("datetime64[D]")).astype(np.int64) + 1)
     hit = np.flatnonzero(np.isin(code, list(pairs)) & ~np.isnat(first))
-    # The start of the company day stands for the time: ``_local_day`` gives that day back.
-    return [(cid, clock.start_of_day(day)) for cid, day in
-            zip(ids[hit].tolist(), first[hit].astype(dt.date).tolist(), strict=True)]
+    hit = hit[~np.isin(ids[hit], _inactive_ids())]
+    order = np.argsort(ids[hit], kind="stable")
+    return ids[hit][order], first[hit][order]
 
 
 def _first_purchases_from_orders(days: list[dt.date], before: dt.datetime
-                                 ) -> Iterator[tuple[int, dt.datetime | None]]:
+                                 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.datetime64]]:
     candidates = set(_purchases().filter(placed_at__lt=before)
                      .filter(_month_day_filter("placed_at", days))
                      .values_list("customer_id", flat=True).distinct())
     ids = sorted(candidates)
+    found: list[tuple[int, dt.date]] = []
     for i in range(0, len(ids), CHUNK):
         firsts = (_purchases().filter(customer_id__in=ids[i:i + CHUNK],
                                       customer__is_active=True)
                   .values("customer_id").annotate(first=Min("placed_at")))
-        for row in firsts:
-            yield row["customer_id"], row["first"]
+        found += [(row["customer_id"], _local_day(row["first"])) for row in firsts]
+    found.sort()
+    return (np.array([cid for cid, _ in found], dtype=np.int64),
+            np.array([day for _, day in found], dtype="datetime64[D]"))
 
 
 def _partnership_anniversaries(start: dt.date, end: dt.date) -> Iterator[_Candidate]:
@@ -249,46 +286,57 @@ def _partnership_anniversaries(start: dt.date, end: dt.date) -> Iterator[_Candid
 def _thank_yous(conf: CareSettings, as_of: dt.date, end: dt.date) -> Iterator[_Candidate]:
     """A thank-you the day(s) after a customer's first purchase."""
     after = conf.thank_you_after_days or 0
-    since = as_of - dt.timedelta(days=after + THANK_YOU_LOOKBACK_DAYS)
-    recent = dict(
-        _purchases().filter(placed_at__gte=clock.start_of_day(since),
-                            placed_at__lt=clock.start_of_day(as_of + dt.timedelta(days=1)),
-                            customer__is_active=True)
-        .values("customer_id").annotate(first=Min("placed_at"))
-        .values_list("customer_id", "first"))
-    ids = sorted(recent)
-    for i in range(0, len(ids), CHUNK):
-        chunk = ids[i:i + CHUNK]
-        earlier = set(_purchases().filter(customer_id__in=chunk,
-                                          placed_at__lt=clock.start_of_day(since))
-                      .values_list("customer_id", flat=True).distinct())
-        for cid in chunk:
-            if cid in earlier:
-                continue
-            first = _local_day(recent[cid])
-            due = first + dt.timedelta(days=after)
-            if due > end:
-                continue
-            yield _Candidate(key=_key(TaskKind.THANK_YOU, cid, "first_order", first.year),
-                             kind=TaskKind.THANK_YOU, customer_id=cid, due_on=due,
-                             occasion="Thank you for the first order",
-                             occasion_zh="感谢首次购买")
+    since = clock.start_of_day(as_of - dt.timedelta(days=after + THANK_YOU_LOOKBACK_DAYS))
+    # Buyers of the window with no purchase before it, in one statement: the window's orders
+    # are one scan (no index by time alone), each buyer's earlier purchase one probe of the
+    # (customer, time) index — not a lookup query per chunk of buyers.
+    earlier = _purchases().filter(customer_id=OuterRef("customer_id"), placed_at__lt=since)
+    recent = (_purchases().filter(placed_at__gte=since,
+                                  placed_at__lt=clock.start_of_day(as_of + dt.timedelta(days=1)),
+                                  customer__is_active=True)
+              .filter(~Exists(earlier))
+              .values("customer_id").annotate(first=Min("placed_at"))
+              .order_by("customer_id").values_list("customer_id", "first"))
+    for cid, first_at in recent:
+        first = _local_day(first_at)
+        due = first + dt.timedelta(days=after)
+        if due > end:
+            continue
+        yield _Candidate(key=_key(TaskKind.THANK_YOU, cid, "first_order", first.year),
+                         kind=TaskKind.THANK_YOU, customer_id=cid, due_on=due,
+                         occasion="Thank you for the first order",
+                         occasion_zh="感谢首次购买")
 
 
-def _festivals(conf: CareSettings, start: dt.date, end: dt.date) -> Iterator[_Candidate]:
+def _festivals(conf: CareSettings, start: dt.date, end: dt.date, *, known_from: dt.date,
+               counts: Counts) -> Iterator[_Candidate]:
+    """A greeting for every customer of the audience who has none yet for a festival in the
+    window; those who have one (due from ``known_from`` on) are counted as unchanged.
+
+    The audience (every buyer: a million on a large base) and the customers already greeted
+    are integer arrays, so the day after a festival's first run costs two packed reads, not a
+    candidate and a key per customer.
+    """
     audience = Customer.objects.filter(is_active=True, last_purchase_at__isnull=False)
     if conf.festival_tiers is not None:
         audience = audience.filter(value__value_tier__in=conf.festival_tiers)
-    ids: list[int] | None = None
+    ids: npt.NDArray[np.int64] | None = None
     for code, spec in conf.festivals.items():
         for when, year in calendar.festival_dates(spec, country=conf.country, start=start,
                                                   end=end):
             if ids is None:
-                ids = list(audience.order_by("pk").values_list("pk", flat=True))
+                ids = np.unique(read_columns(audience.values_list("pk"), ("int",))[0])
+            # The tasks whose key is this festival's for their own customer.
+            greeted = Task.objects.filter(
+                due_on__gte=known_from, due_on__lte=end,
+                key=Concat(Value(f"{TaskKind.FESTIVAL.value}:"),
+                           Cast("customer_id", CharField()), Value(f":{code}:{year}")))
+            known = np.isin(ids, read_columns(greeted.values_list("customer_id"), ("int",))[0])
+            counts[TaskKind.FESTIVAL]["unchanged"] += int(known.sum())
             label = str(spec.get("label", code))
             label_zh = str(spec.get("label_zh", label))
             words = tuple(w for w in (label.lower(), label_zh) if w)
-            for cid in ids:
+            for cid in ids[~known].tolist():
                 yield _Candidate(key=_key(TaskKind.FESTIVAL, cid, code, year),
                                  kind=TaskKind.FESTIVAL, customer_id=cid, due_on=when,
                                  occasion=label, occasion_zh=label_zh, taboo_words=words)
@@ -432,7 +480,15 @@ def care_tasks_create(*, as_of: dt.date, horizon_days: int = 14,
                                "The horizon is between 0 and 366 days.", field="horizon_days")
     conf = care_settings(overrides)
     end = as_of + dt.timedelta(days=horizon_days)
-    sources: list[Iterator[_Candidate]] = [_festivals(conf, as_of, end)]
+    counts: Counts = {k.value: {"created": 0, "closed": 0, "unchanged": 0, "skipped_taboo": 0}
+                      for k in (TaskKind.BIRTHDAY, TaskKind.ANNIVERSARY, TaskKind.FESTIVAL,
+                                TaskKind.THANK_YOU)}
+    # Every key this run could produce is due in [earliest, end]: one indexed read of the keys
+    # already there, instead of one lookup per candidate (festivals compare customer ids).
+    earliest = as_of - dt.timedelta(days=(conf.thank_you_after_days or 0)
+                                    + THANK_YOU_LOOKBACK_DAYS + 1)
+    sources: list[Iterator[_Candidate]] = [
+        _festivals(conf, as_of, end, known_from=earliest, counts=counts)]
     if conf.birthdays or conf.anniversaries:
         sources.append(_birthdays(as_of, end))
     if conf.anniversaries:
@@ -440,16 +496,13 @@ def care_tasks_create(*, as_of: dt.date, horizon_days: int = 14,
         sources.append(_partnership_anniversaries(as_of, end))
     if conf.thank_you_after_days is not None:
         sources.append(_thank_yous(conf, as_of, end))
-    counts: Counts = {k.value: {"created": 0, "closed": 0, "unchanged": 0, "skipped_taboo": 0}
-                      for k in (TaskKind.BIRTHDAY, TaskKind.ANNIVERSARY, TaskKind.FESTIVAL,
-                                TaskKind.THANK_YOU)}
     now = clock.now()
-    # Every key this run could produce is due in [earliest, end]: one indexed read of the keys
-    # already there, instead of one lookup per candidate.
-    earliest = as_of - dt.timedelta(days=(conf.thank_you_after_days or 0)
-                                    + THANK_YOU_LOOKBACK_DAYS + 1)
+    # By kind (its index with the due date's): a festival's million tasks stay unread.
     existing = set(Task.objects.filter(due_on__gte=earliest, due_on__lte=end,
-                                       key__isnull=False).values_list("key", flat=True))
+                                       key__isnull=False,
+                                       kind__in=[TaskKind.BIRTHDAY, TaskKind.ANNIVERSARY,
+                                                 TaskKind.THANK_YOU])
+                   .values_list("key", flat=True))
     drafter = _Drafter(conf)
     batch: list[_Candidate] = []
     seen: set[str] = set()
@@ -462,7 +515,7 @@ def care_tasks_create(*, as_of: dt.date, horizon_days: int = 14,
             if candidate.kind == TaskKind.ANNIVERSARY and not conf.anniversaries:
                 continue
             seen.add(candidate.key)
-            if candidate.key in existing:
+            if candidate.kind != TaskKind.FESTIVAL and candidate.key in existing:
                 counts[candidate.kind]["unchanged"] += 1
                 continue
             batch.append(candidate)
