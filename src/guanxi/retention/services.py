@@ -20,7 +20,7 @@ from typing import Any, TypedDict
 import numpy as np
 import numpy.typing as npt
 from django.db import connection, models, transaction
-from django.db.models import FloatField
+from django.db.models import Case, FloatField, IntegerField, Value, When
 from django.db.models.functions import Cast, TruncDate
 
 from guanxi.accounts.models import User
@@ -84,7 +84,6 @@ def _no_counts() -> Counts:
 
 class _Scored(TypedDict):
     customer: npt.NDArray[np.int64]
-    owner: npt.NDArray[np.int64]
     x: npt.NDArray[np.float64]
     mean: npt.NDArray[np.float64]
     sd: npt.NDArray[np.float64]
@@ -94,13 +93,21 @@ class _Scored(TypedDict):
     last_day: npt.NDArray[np.datetime64]
 
 
+def _inactive_ids() -> npt.NDArray[np.int64]:
+    """Ids of merged (inactive) customers: few, and found by their index."""
+    return read_columns(Customer.objects.filter(is_active=False).values_list("pk"),
+                        ("int",))[0]
+
+
 def _scored_buyers() -> _Scored | None:
     """Latest values of every active repeat-or-one-time buyer, as arrays sorted by customer id.
 
     Reads ``CustomerValue`` (the latest complete run). The last purchase day is the run's
     as-of date minus ``recency_days`` (company-time days, as the value engine counts them), so
     the daily run scores first and judges on the same data, with no datetimes to convert.
-    Read as packed columns (``core.arrays``): a million rows without a Python object each.
+    Read as packed columns (``core.arrays``): a million rows without a Python object each, and
+    without a join to the customers (half the read): merged customers are dropped by id, and
+    the owners are looked up for the few customers who get a new alert (``_owners``).
     """
     from guanxi.value.models import CustomerValue
     from guanxi.value.selectors import latest_run
@@ -109,24 +116,50 @@ def _scored_buyers() -> _Scored | None:
     if run is None:
         return None
     qs = (
-        CustomerValue.objects.filter(x__isnull=False, recency_days__isnull=False,
-                                     customer__is_active=True)
-        .values_list("customer_id", "customer__owner_id", "x", "interval_mean_days",
-                     "interval_sd_days", "p_alive", Cast("clv", FloatField()), "recency_days")
+        CustomerValue.objects.filter(x__isnull=False, recency_days__isnull=False)
+        .values_list("customer_id", "x", "interval_mean_days", "interval_sd_days", "p_alive",
+                     Cast("clv", FloatField()), "recency_days")
     )
-    cols = read_columns(qs, ("int", "int", "int", "float", "float", "float", "float", "int"),
+    cols = read_columns(qs, ("int", "int", "float", "float", "float", "float", "int"),
                         groups=4)
+    active = ~np.isin(cols[0], _inactive_ids())
+    if not active.all():
+        cols = [c[active] for c in cols]
     if not cols[0].size:
         return None
-    order = np.argsort(cols[0])
-    customer, owner, x, mean, sd, p_alive, clv, recency = (c[order] for c in cols)
+    # Stable (a merge sort): the packed groups come back as a few runs already sorted.
+    order = np.argsort(cols[0], kind="stable")
+    customer, x, mean, sd, p_alive, clv, recency = (c[order] for c in cols)
     x_values = x.astype(np.float64)
     return {
-        "customer": customer, "owner": np.maximum(owner, 0),
+        "customer": customer,
         "x": x_values, "mean": mean, "sd": sd, "p_alive": p_alive, "clv": clv,
         "segment": frequency_band(x_values),
         "last_day": np.datetime64(run.as_of, "D") - recency.astype("timedelta64[D]"),
     }
+
+
+# Above this many customers, their owners are read for everyone as packed columns rather than
+# looked up by id (the first run raises hundreds of thousands of alerts, a day after a few
+# thousand).
+_OWNER_LOOKUP_MAX = 20_000
+
+
+def _owners(customers: npt.NDArray[np.int64]) -> dict[int, int | None]:
+    """Each existing customer's owner (None: none); a customer missing from the answer no
+    longer exists."""
+    if customers.size > _OWNER_LOOKUP_MAX:
+        people, owners = read_columns(Customer.objects.values_list("pk", "owner_id"),
+                                      ("int", "int"), groups=4)
+        keep = np.isin(people, customers)
+        return {cid: (owner if owner >= 0 else None) for cid, owner in
+                zip(people[keep].tolist(), owners[keep].tolist(), strict=True)}
+    ids = customers.tolist()
+    found: dict[int, int | None] = {}
+    for i in range(0, len(ids), 5000):
+        found.update(Customer.objects.filter(pk__in=ids[i:i + 5000])
+                     .values_list("pk", "owner_id"))
+    return found
 
 
 def alerts_refresh(*, as_of: dt.date | None = None,
@@ -164,12 +197,14 @@ def alerts_refresh(*, as_of: dt.date | None = None,
 
     with transaction.atomic():
         _serialize("retention.alerts_refresh")
-        # Episodes already recorded (any status) and the open ones, in two packed reads.
-        known_cid, known_last = read_columns(
-            ChurnAlert.objects.values_list("customer_id", "last_purchase_on"), ("int", "day"))
-        open_pk, open_cid, open_last = read_columns(
-            ChurnAlert.objects.filter(status=AlertStatus.OPEN)
-            .values_list("pk", "customer_id", "last_purchase_on"), ("int", "int", "day"))
+        # Episodes already recorded (any status), and which are open, in one packed read.
+        known_pk, known_cid, known_last, is_open = read_columns(
+            ChurnAlert.objects.values_list(
+                "pk", "customer_id", "last_purchase_on",
+                Case(When(status=AlertStatus.OPEN, then=Value(1)), default=Value(0),
+                     output_field=IntegerField())), ("int", "int", "day", "int"))
+        opened = is_open == 1
+        open_pk, open_cid, open_last = known_pk[opened], known_cid[opened], known_last[opened]
         # Won back: the customer's last purchase is after the episode's (vectorized lookup of
         # each open alert's customer among the scored ones).
         pos = np.minimum(np.searchsorted(customers, open_cid), max(customers.size - 1, 0))
@@ -192,9 +227,13 @@ def alerts_refresh(*, as_of: dt.date | None = None,
             _episode_key(customers[flagged], last_flagged),
             _episode_key(known_cid, known_last))
         idx = flagged[keep]
-        last_days = last_flagged[keep].astype(dt.date).tolist()
+        owners = _owners(customers[idx])
+        # A customer deleted since the scoring gets no alert (as the join did before).
+        idx = idx[np.isin(customers[idx], np.fromiter(owners, dtype=np.int64,
+                                                      count=len(owners)))]
+        last_days = scored["last_day"][idx].astype(dt.date).tolist()
         rows = _alert_rows(idx, scored=scored, result=result, since=since, day=day,
-                           last_days=last_days)
+                           last_days=last_days, owners=owners)
         _write_rows(ChurnAlert, _ALERT_COLUMNS, rows)
         events.churn_alerts_raised_events_bulk(
             alerts=[(r[0], r[3], json.loads(r[4]), r[11]) for r in rows], occurred_at=now)
@@ -222,8 +261,8 @@ _ALERT_COLUMNS = (
 
 
 def _alert_rows(idx: npt.NDArray[np.intp], *, scored: _Scored, result: RhythmAssessment,
-                since: npt.NDArray[np.int64], day: dt.date,
-                last_days: list[dt.date]) -> list[tuple[Any, ...]]:
+                since: npt.NDArray[np.int64], day: dt.date, last_days: list[dt.date],
+                owners: dict[int, int | None]) -> list[tuple[Any, ...]]:
     """New alerts as plain rows in ``_ALERT_COLUMNS`` order (no model objects: at a million
     customers the first run raises a few hundred thousand)."""
     interval = np.round(result.expected_interval[idx], 1).tolist()
@@ -234,7 +273,6 @@ def _alert_rows(idx: npt.NDArray[np.intp], *, scored: _Scored, result: RhythmAss
     reason = np.where(result.reason[idx] == REASON_LATE, AlertReason.LATE.value,
                       AlertReason.LOW_P_ALIVE.value).tolist()
     severity = [SEVERITIES[k] for k in result.severity[idx].tolist()]
-    owner = scored["owner"][idx].tolist()
     priority = result.priority[idx].tolist()
     p_text = [None if np.isnan(p) else round(p, 3) for p in p_alive.tolist()]
     clv_text = [None if np.isnan(c) else f"{c:.2f}" for c in clv.tolist()]
@@ -244,7 +282,7 @@ def _alert_rows(idx: npt.NDArray[np.intp], *, scored: _Scored, result: RhythmAss
         params = (f'{{"interval_days": {interval[k]}, "late_after_days": {late_after[k]}, '
                   f'"days_since_last": {days[k]}'
                   + (f', "p_alive": {p_text[k]}}}' if p_text[k] is not None else "}"))
-        rows.append((cid, owner[k] or None, today, reason[k], params, interval[k],
+        rows.append((cid, owners[cid] or None, today, reason[k], params, interval[k],
                      late_after[k], last_days[k].isoformat(), days[k], p_text[k],
                      clv_text[k], severity[k], priority[k], AlertStatus.OPEN.value, ""))
     return rows
@@ -302,9 +340,10 @@ def _purchase_lines(*, as_of: dt.date, lookback_days: int) -> dict[str, npt.NDAr
     """Order lines with a product of purchase orders in the window, as arrays.
 
     Read as packed columns (``core.arrays``: a year of a large company's lines is millions of
-    rows); the day is the order's day in the company's time zone (``TruncDate``), owners come
-    from one read of the customers and categories from the small product table, rather than
-    with every line.
+    rows); the day is the order's day in the company's time zone (``TruncDate``), merged
+    customers are dropped by id (few, by their index) and categories come from the small
+    product table, rather than with every line. Owners are looked up later, for the customers
+    who get a reminder.
     """
     start = clock.start_of_day(as_of - dt.timedelta(days=lookback_days))
     end = clock.start_of_day(as_of + dt.timedelta(days=1))
@@ -317,16 +356,10 @@ def _purchase_lines(*, as_of: dt.date, lookback_days: int) -> dict[str, npt.NDAr
     )
     cid, products, days, qty, amount = read_columns(
         qs, ("int", "int", "day", "float", "float"), groups=8)
-    # Active customers only, with their owner (0: none), by lookup in the sorted ids.
-    people, owners = read_columns(
-        Customer.objects.filter(is_active=True).values_list("pk", "owner_id"), ("int", "int"),
-        groups=4)
-    order = np.argsort(people)
-    people, owners = people[order], np.maximum(owners[order], 0)
-    pos = np.minimum(np.searchsorted(people, cid), max(people.size - 1, 0))
-    active = (people[pos] == cid) if people.size else np.zeros(cid.size, dtype=bool)
-    cid, products, days, qty, amount, pos = (cid[active], products[active], days[active],
-                                             qty[active], amount[active], pos[active])
+    # Active customers only (an order's customer exists: a foreign key).
+    active = ~np.isin(cid, _inactive_ids())
+    cid, products, days, qty, amount = (cid[active], products[active], days[active],
+                                        qty[active], amount[active])
     # Categories as codes into a sorted name list ("" for none), by way of the few products.
     used = np.unique(products)
     category_of = dict(Product.objects.filter(pk__in=used.tolist())
@@ -336,7 +369,6 @@ def _purchase_lines(*, as_of: dt.date, lookback_days: int) -> dict[str, npt.NDAr
         return_inverse=True)
     return {
         "customer": cid,
-        "owner": owners[pos] if people.size else np.zeros(0, dtype=np.int64),
         "product": products,
         "category": product_code[np.searchsorted(used, products)].astype(np.int64),
         "categories": categories,
@@ -389,7 +421,7 @@ def replenishments_refresh(*, as_of: dt.date | None = None,
         # out": they bought elsewhere or stopped, and the churn alert speaks for that.
         due = np.flatnonzero((run_out <= ahead)
                              & (overdue_days <= np.minimum(interval / 2, STALE_DAYS)))
-        new: list[Replenishment] = []
+        fresh: list[tuple[int, int, int, str, dt.date]] = []
         for i in due.tolist():
             cid = int(sched_cols["customer"][i])
             item = int(items[i])
@@ -397,9 +429,13 @@ def replenishments_refresh(*, as_of: dt.date | None = None,
             last_on = sched_cols["last_day"][i].astype(dt.date)
             if (cid, key) in still_open or (cid, key, last_on) in known:
                 continue
+            fresh.append((i, cid, item, key, last_on))
+        owners = _owners(np.array([f[1] for f in fresh], dtype=np.int64))
+        new: list[Replenishment] = []
+        for i, cid, item, key, last_on in fresh:
             product_id = None if is_category[i] else item
             new.append(Replenishment(
-                customer_id=cid, owner_id=int(sched_cols["owner"][i]) or None,
+                customer_id=cid, owner_id=owners.get(cid) or None,
                 product_id=product_id, category="" if product_id else key[2:],
                 item_key=key, created_on=day, last_bought_on=last_on,
                 due_on=run_out[i].astype(dt.date), interval_days=float(interval[i]),
@@ -468,19 +504,16 @@ def _schedules(lines: dict[str, npt.NDArray[Any]], *, min_purchases: int
     ``lines["categories"]``) and its columns. All joins are sorted-array lookups: the lines of
     a large company are millions.
     """
-    columns = ("customer", "owner", "run_out", "interval", "last_day", "per_day", "last_q", "n",
+    columns = ("customer", "run_out", "interval", "last_day", "per_day", "last_q", "n",
                "value")
     if not lines["customer"].size:
         empty: dict[str, npt.NDArray[Any]] = {
             k: np.empty(0) for k in ("interval", "per_day", "last_q", "value")}
-        for k in ("customer", "owner", "n"):
+        for k in ("customer", "n"):
             empty[k] = np.empty(0, dtype=np.int64)
         for k in ("run_out", "last_day"):
             empty[k] = np.empty(0, dtype="datetime64[D]")
         return np.empty(0, dtype=bool), np.empty(0, dtype=np.int64), empty
-    # Each customer's owner, and each product's category, looked up in sorted keys.
-    people, first = np.unique(lines["customer"], return_index=True)
-    owner_of = lines["owner"][first]
     products = replenishment_schedule(lines["customer"], lines["product"], lines["day"],
                                       lines["quantity"], lines["amount"],
                                       min_purchases=min_purchases)
@@ -502,7 +535,6 @@ def _schedules(lines: dict[str, npt.NDArray[Any]], *, min_purchases: int
         idx = np.flatnonzero(mask)
         parts.append({
             "customer": sched.customer[idx],
-            "owner": owner_of[np.searchsorted(people, sched.customer[idx])],
             "run_out": sched.run_out[idx], "interval": sched.interval_days[idx],
             "last_day": sched.last_day[idx], "per_day": sched.quantity_per_day[idx],
             "last_q": sched.last_quantity[idx], "n": sched.n_purchases[idx],
