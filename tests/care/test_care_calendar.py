@@ -275,3 +275,19 @@ def test_a_calendar_task_moved_by_a_person_is_not_created_again(
         task_update(actor=rep1, task=Task.objects.get(), due_on=dt.date(2026, 12, 1))
         care_tasks_create(as_of=dt.date(2026, 9, 15), overrides=NO_FESTIVALS)
     assert Task.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_the_thank_you_read_leaves_the_planner_as_it_found_it(liu_yang: Customer) -> None:
+    from django.db import connection
+
+    # Given a customer who just bought (their thank-you is read without sequential scans)
+    buy(liu_yang, dt.datetime(2026, 9, 14, 20, tzinfo=SHANGHAI), ("tea-2", "tea"))
+    with time_machine.travel(dt.datetime(2026, 9, 15, 7, tzinfo=SHANGHAI), tick=False):
+        counts = care_tasks_create(as_of=dt.date(2026, 9, 15), overrides=NO_FESTIVALS)
+    assert counts["thank_you"]["created"] == 1
+    # Then the rest of the transaction plans as before
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('enable_seqscan')")
+            assert cursor.fetchone()[0] == "on"

@@ -8,6 +8,7 @@ once cannot both insert the same task (the loser's rows are skipped by the uniqu
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 from collections import defaultdict
@@ -283,13 +284,33 @@ def _partnership_anniversaries(start: dt.date, end: dt.date) -> Iterator[_Candid
                          label_zh="合作周年纪念")
 
 
+@contextlib.contextmanager
+def _index_scans_only() -> Iterator[None]:
+    """PostgreSQL: no sequential scan for the statements inside (restored after).
+
+    The orders have no index by time alone. A window of days is found by reading the whole
+    (customer, time) index, a third of the table's size and in one process: 0.3 s at 11 million
+    orders, where the planner's choice, a parallel scan of the table, took 0.8 s on three
+    processes. The planner does not cost an index by its second column that way.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Transaction-local, so an error rolls the setting back with the savepoint.
+        cursor.execute("SELECT current_setting('enable_seqscan'), "
+                       "set_config('enable_seqscan', 'off', true)")
+        before = cursor.fetchone()[0]
+        yield
+        cursor.execute("SELECT set_config('enable_seqscan', %s, true)", [before])
+
+
 def _thank_yous(conf: CareSettings, as_of: dt.date, end: dt.date) -> Iterator[_Candidate]:
     """A thank-you the day(s) after a customer's first purchase."""
     after = conf.thank_you_after_days or 0
     since = clock.start_of_day(as_of - dt.timedelta(days=after + THANK_YOU_LOOKBACK_DAYS))
-    # Buyers of the window with no purchase before it, in one statement: the window's orders
-    # are one scan (no index by time alone), each buyer's earlier purchase one probe of the
-    # (customer, time) index — not a lookup query per chunk of buyers.
+    # Buyers of the window with no purchase before it, in one statement (each buyer's earlier
+    # purchase is one probe of the (customer, time) index), not a lookup query per chunk.
     earlier = _purchases().filter(customer_id=OuterRef("customer_id"), placed_at__lt=since)
     recent = (_purchases().filter(placed_at__gte=since,
                                   placed_at__lt=clock.start_of_day(as_of + dt.timedelta(days=1)),
@@ -297,7 +318,9 @@ def _thank_yous(conf: CareSettings, as_of: dt.date, end: dt.date) -> Iterator[_C
               .filter(~Exists(earlier))
               .values("customer_id").annotate(first=Min("placed_at"))
               .order_by("customer_id").values_list("customer_id", "first"))
-    for cid, first_at in recent:
+    with _index_scans_only():
+        rows = list(recent)
+    for cid, first_at in rows:
         first = _local_day(first_at)
         due = first + dt.timedelta(days=after)
         if due > end:
