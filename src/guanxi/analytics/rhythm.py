@@ -114,6 +114,34 @@ def _segments(segment: npt.ArrayLike | None, n: int) -> IntArray:
                             "return_inverse=True) on labels).")
 
 
+def _value_levels(value: FloatArray, top: float, mid: float) -> IntArray:
+    """2 for the first ``top`` share of customers by value (largest first, an equal value to
+    the earlier customer), 1 for the next ``mid`` share, else 0; 0 without value.
+
+    The shares are of positions ``p / n`` in that order; the customers at the first ``k``
+    positions are found by a partition (linear) rather than a sort of everyone.
+    """
+    size = value.size
+    positions = np.arange(size) / max(size, 1)
+    level = np.zeros(size, dtype=np.int64)
+    for share, code in ((top + mid, 1), (top, 2)):
+        level[_first_by_value(value, int(np.count_nonzero(positions < share)))] = code
+    return np.where(value > 0, level, 0)
+
+
+def _first_by_value(value: FloatArray, k: int) -> IntArray:
+    """Indices of the ``k`` largest values, equal values in index order: the first ``k`` of a
+    stable sort by descending value."""
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    if k >= value.size:
+        return np.arange(value.size)
+    threshold = -np.partition(-value, k - 1)[k - 1]
+    above = np.flatnonzero(value > threshold)
+    tied = np.flatnonzero(value == threshold)[: k - above.size]
+    return np.concatenate([above, tied])
+
+
 class RhythmModel:
     """Empirical-Bayes purchase rhythms per customer, pooled within segments.
 
@@ -337,12 +365,7 @@ class RhythmModel:
             low &= flagged
         reason = np.where(late, REASON_LATE, np.where(low, REASON_LOW_P_ALIVE, REASON_NONE))
 
-        # Value level by rank among all customers given (ties share the better level).
-        order = np.argsort(-val, kind="stable")
-        rank = np.empty(n.size, dtype=np.float64)
-        rank[order] = np.arange(n.size) / max(n.size, 1)
-        value_level = np.where(rank < value_top, 2, np.where(rank < value_top + value_mid, 1, 0))
-        value_level = np.where(val > 0, value_level, 0)
+        value_level = _value_levels(val, value_top, value_mid)
         late_level = np.where(lateness >= 3.0, 2, np.where(lateness >= 1.5, 1, 0))
         late_level = np.where(
             low & ~late, np.where(pa < self.p_alive_threshold / 2, 2, 1), late_level)

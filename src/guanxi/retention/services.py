@@ -127,8 +127,7 @@ def _scored_buyers() -> _Scored | None:
         cols = [c[active] for c in cols]
     if not cols[0].size:
         return None
-    # Stable (a merge sort): the packed groups come back as a few runs already sorted.
-    order = np.argsort(cols[0], kind="stable")
+    order = np.argsort(cols[0])
     customer, x, mean, sd, p_alive, clv, recency = (c[order] for c in cols)
     x_values = x.astype(np.float64)
     return {
@@ -206,8 +205,12 @@ def alerts_refresh(*, as_of: dt.date | None = None,
         opened = is_open == 1
         open_pk, open_cid, open_last = known_pk[opened], known_cid[opened], known_last[opened]
         # Won back: the customer's last purchase is after the episode's (vectorized lookup of
-        # each open alert's customer among the scored ones).
-        pos = np.minimum(np.searchsorted(customers, open_cid), max(customers.size - 1, 0))
+        # each open alert's customer among the scored ones; sorted needles search several
+        # times faster).
+        by_customer = np.argsort(open_cid, kind="stable")
+        pos = np.empty(open_cid.size, dtype=np.intp)
+        pos[by_customer] = np.searchsorted(customers, open_cid[by_customer])
+        pos = np.minimum(pos, max(customers.size - 1, 0))
         found = (customers[pos] == open_cid) if customers.size else np.zeros(0, dtype=bool)
         current = scored["last_day"][pos]
         won_mask = found & (current > open_last) & (current <= np.datetime64(day, "D"))
