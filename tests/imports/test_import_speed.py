@@ -316,6 +316,46 @@ class TestOrderImportFastPaths:
         assert [r["_field"] for r in report] == ["实付金额"] * 4 + ["客户编号"]
 
     @pytest.mark.usefixtures("known_customers")
+    def test_parsing_in_a_process_and_in_a_thread_store_and_report_the_same(
+            self, manager: User, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        # Given orders over several chunks: two-line orders, a bad amount, a customer nobody
+        # imported (its order rejected whole, after parsing), a refund and odd characters
+        rows = [["订单号", "客户编号", "下单时间", "实付金额", "商品", "渠道"]]
+        for i in range(30):
+            rows.append([f"P{i // 2}", "C001" if i // 2 % 5 else "C002", "2024-05-01 10:00",
+                         "oops" if i == 7 else f"{i - 3}.5", f"S{i % 3}", "a\tb" if i == 4 else ""])
+        rows += [["P99", "C404", "2024-05-02", "5", "S1", ""],
+                 ["P99", "C404", "2024-05-02", "6", "S2", ""]]
+        path = write_csv(tmp_path / "orders.csv", rows)
+
+        def run() -> tuple[object, ...]:
+            result = import_orders(path=path, actor=manager, chunk_size=6)
+            stored = sorted(Order.objects.values_list(
+                "external_id", "customer__name", "placed_at", "status", "channel", "total",
+                "lines__product__sku", "lines__amount"))
+            events = sorted((name, kind, at, sorted((k, v) for k, v in data.items()
+                                                    if k != "order_id"))
+                            for name, kind, at, data in CustomerEvent.objects.filter(
+                                type__startswith="order").values_list(
+                                    "customer__name", "type", "occurred_at", "data"))
+            report = [list(r.values()) for r in read_report(result.error_report or "")]
+            return (result.read, result.created, result.rejected), stored, events, report
+
+        # When it is imported with a parsing process, and (after deleting it) with a thread
+        in_process = run()
+        CustomerEvent.objects.filter(type__startswith="order").delete()
+        OrderLine.objects.all().delete()
+        Order.objects.all().delete()
+        monkeypatch.setattr("guanxi.imports.services._CAN_FORK", False)
+        in_thread = run()
+        # Then both store and report the same, the rejected order's rows as the file has them
+        assert in_process == in_thread
+        assert in_process[0] == (32, 29, 3)
+        assert in_process[3][-2:] == [
+            ["P99", "C404", "2024-05-02", "5", "S1", "", "32", "客户编号", in_process[3][-1][-1]],
+            ["P99", "C404", "2024-05-02", "6", "S2", "", "33", "客户编号", in_process[3][-1][-1]]]
+
+    @pytest.mark.usefixtures("known_customers")
     def test_a_file_broken_after_some_chunks_keeps_them_and_stops_the_reader(
             self, manager: User, tmp_path: Path) -> None:
         # Given an export whose bytes go bad after a few hundred KB (past the sample read

@@ -14,7 +14,9 @@ Counts are in rows: ``read == created + updated + unchanged + rejected``.
 
 Orders are written without building model objects (COPY on PostgreSQL, ``executemany`` on
 SQLite) because a million-row export must import in well under a minute; the events they write
-are still shaped by ``guanxi.customers.events``.
+are still shaped by ``guanxi.customers.events``. An order import reads and parses its file in
+a second process (forked: ``_parse_ahead``), one chunk ahead of the writing, so that the
+parsing's Python runs on another core than the writing's.
 
 A rejected row is not stored and goes to the error report: the original columns and values,
 plus ``_line``, ``_field``, ``_reason``. After fixing the values the report imports as it is.
@@ -601,7 +603,7 @@ class _Import(Generic[ChunkT]):
             finally:
                 close = getattr(chunks, "close", None)
                 if close is not None:
-                    close()  # stops a read-ahead thread before the file closes
+                    close()  # stops a parsing process or thread before the file closes
                 self.report.close()
         if self.report.count:
             self.result.error_report = str(self.report_path)
@@ -779,8 +781,8 @@ class _Order:
     lines: list[tuple[str, Decimal, Decimal]]
     rows: Sequence[tuple[int, Row]]  # a list; in the writing process a ``_LazyRows``
     total: Decimal  # the sum of the lines' amounts, kept as they are added
-    # Set by ``_OrderImport.group`` once the chunk's lines are all in (in the read-ahead thread,
-    # so the writing thread finds them ready):
+    # Set by ``_finish_orders`` once the chunk's lines are all in (where the file is parsed, so
+    # the writing process finds them ready):
     final_status: str = ""  # the status stored: a negative total is a refund, whatever it says
     db_at: str = ""  # ``placed_at`` as the database column takes it (and gives it back as text)
     # PostgreSQL: the order's COPY text after its id and customer id (``_copy_tail``)
@@ -1119,8 +1121,8 @@ class _OrderImport(_Import[_Parsed]):
               rejects: list[tuple[int, Row, str, str]]) -> dict[str, _Order]:
         """Parse the rows into orders: one per order number; rows sharing it are its lines.
 
-        Rejected rows are added to ``rejects`` as ``(line, row, field, reason)``: this may run
-        in the read-ahead thread, and the error report is written by the writing one.
+        Rejected rows are added to ``rejects`` as ``(line, row, field, reason)``: this runs in
+        the parsing process (or thread), and the error report is written by the writing one.
         """
         by_columns = self.group_columns(chunk, rejects)
         if by_columns is not None:
