@@ -20,7 +20,7 @@ from typing import Any, TypedDict
 import numpy as np
 import numpy.typing as npt
 from django.db import connection, models, transaction
-from django.db.models import Case, FloatField, IntegerField, Value, When
+from django.db.models import FloatField
 from django.db.models.functions import Cast, TruncDate
 
 from guanxi.accounts.models import User
@@ -196,14 +196,9 @@ def alerts_refresh(*, as_of: dt.date | None = None,
 
     with transaction.atomic():
         _serialize("retention.alerts_refresh")
-        # Episodes already recorded (any status), and which are open, in one packed read.
-        known_pk, known_cid, known_last, is_open = read_columns(
-            ChurnAlert.objects.values_list(
-                "pk", "customer_id", "last_purchase_on",
-                Case(When(status=AlertStatus.OPEN, then=Value(1)), default=Value(0),
-                     output_field=IntegerField())), ("int", "int", "day", "int"))
-        opened = is_open == 1
-        open_pk, open_cid, open_last = known_pk[opened], known_cid[opened], known_last[opened]
+        open_pk, open_cid, open_last = read_columns(
+            ChurnAlert.objects.filter(status=AlertStatus.OPEN)
+            .values_list("pk", "customer_id", "last_purchase_on"), ("int", "int", "day"))
         # Won back: the customer's last purchase is after the episode's (vectorized lookup of
         # each open alert's customer among the scored ones; sorted needles search several
         # times faster).
@@ -225,11 +220,10 @@ def alerts_refresh(*, as_of: dt.date | None = None,
         flagged = np.flatnonzero(result.flagged)
         # New episodes only: not a customer with an alert still open, and not an episode
         # (customer, last purchase day) already recorded — one int64 key per episode.
-        last_flagged = scored["last_day"][flagged]
-        keep = ~np.isin(customers[flagged], still_open) & ~np.isin(
-            _episode_key(customers[flagged], last_flagged),
-            _episode_key(known_cid, known_last))
-        idx = flagged[keep]
+        fresh = flagged[~np.isin(customers[flagged], still_open)]
+        known_cid, known_last = _episodes_of(customers[fresh])
+        idx = fresh[~np.isin(_episode_key(customers[fresh], scored["last_day"][fresh]),
+                             _episode_key(known_cid, known_last))]
         owners = _owners(customers[idx])
         # A customer deleted since the scoring gets no alert (as the join did before).
         idx = idx[np.isin(customers[idx], np.fromiter(owners, dtype=np.int64,
@@ -247,6 +241,25 @@ def alerts_refresh(*, as_of: dt.date | None = None,
     counts["closed"] = len(won)
     counts["unchanged"] = len(still_open)
     return counts
+
+
+def _episodes_of(customers: npt.NDArray[np.int64]
+                 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.datetime64]]:
+    """The episodes (customer, last purchase day) recorded for ``customers``, any status.
+
+    Looked up by customer for the few flagged customers without an open alert (the alerts of
+    every past episode pile up over the years); read whole for many (the first run).
+    """
+    episodes = ChurnAlert.objects.values_list("customer_id", "last_purchase_on")
+    if customers.size > _OWNER_LOOKUP_MAX:
+        cid, last = read_columns(episodes, ("int", "day"))
+        return cid, last
+    ids = customers.tolist()
+    rows: list[tuple[int, dt.date]] = []
+    for i in range(0, len(ids), 5000):
+        rows += episodes.filter(customer_id__in=ids[i:i + 5000])
+    return (np.array([c for c, _ in rows], dtype=np.int64),
+            np.array([d for _, d in rows], dtype="datetime64[D]"))
 
 
 def _episode_key(customer: npt.NDArray[np.int64],
