@@ -39,7 +39,7 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence, Sized
 from dataclasses import asdict, dataclass
 from dataclasses import fields as dataclass_fields
 from decimal import ROUND_HALF_UP, Decimal
@@ -354,7 +354,7 @@ def _shown(value: Any) -> str:
 _END = object()
 
 
-def _read_ahead(items: Iterator[Any], depth: int = 1) -> Iterator[Any]:
+def _read_ahead(items: Iterator[Any], depth: int = 1) -> Generator[Any, None, None]:
     """Produce ``items`` in a thread, at most ``depth`` ahead of the consumer.
 
     The import reads and parses the next chunk while the database writes the current one:
@@ -427,12 +427,19 @@ def _parse_ahead(items: Iterator[Any], pack: Callable[[Any], Any],
                             name="guanxi-import-parser")
     child.start()
     sender.close()
-    try:
+
+    def messages() -> Iterator[bytes]:
         while True:
             try:
-                kind, value = receiver.recv()
+                yield receiver.recv_bytes()
             except EOFError:
                 raise RuntimeError("the import's parsing process ended unexpectedly") from None
+
+    # The bytes are read by a thread (the read releases the GIL) while the database writes.
+    received = _read_ahead(messages())
+    try:
+        for message in received:
+            kind, value = pickle.loads(message)
             if kind == "item":
                 yield unpack(value)
             elif kind == "end":
@@ -440,10 +447,11 @@ def _parse_ahead(items: Iterator[Any], pack: Callable[[Any], Any],
             else:
                 raise value
     finally:
-        receiver.close()
         if child.is_alive():
             child.terminate()
-        child.join()
+        child.join()  # its end of the pipe closed: the reading thread sees the end and stops
+        received.close()
+        receiver.close()
 
 
 def _send_all(items: Iterator[Any], pack: Callable[[Any], Any], sender: Any) -> None:
