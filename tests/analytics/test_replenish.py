@@ -58,3 +58,17 @@ def test_unordered_input_of_many_pairs_equals_one_pair_at_a_time() -> None:
                                      amount[mask])
         assert one.run_out[0] == whole.run_out[k]
         assert one.mean_amount[0] == pytest.approx(whole.mean_amount[k])
+
+
+def test_the_packed_sort_orders_lines_like_a_sort_by_customer_item_and_day() -> None:
+    from guanxi.analytics.replenish import _sort_order
+
+    rng = np.random.default_rng(11)
+    c = rng.integers(10**9, 10**9 + 500, 4000)
+    it = rng.integers(0, 30, 4000)
+    d = rng.integers(19000, 19400, 4000)
+    got = _sort_order(c, it, d)
+    keys = np.c_[c, it, d]
+    assert np.array_equal(keys[got], keys[np.lexsort((d, it, c))])
+    huge = np.array([0, 2**40, 5]), np.array([0, 2**30, 1]), np.array([0, 1, 2])
+    assert np.array_equal(_sort_order(*huge), np.lexsort(huge[::-1]))
