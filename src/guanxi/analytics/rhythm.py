@@ -296,6 +296,13 @@ class RhythmModel:
                           sd_interval: npt.ArrayLike, segment: npt.ArrayLike | None = None
                           ) -> tuple[FloatArray, FloatArray]:
         """Shrunk mean gap and the late threshold (the ``quantile``), in days."""
+        mu, shape = self._shrunk(n_intervals, mean_interval, sd_interval, segment)
+        return mu, self._late_after(mu, shape)
+
+    def _shrunk(self, n_intervals: npt.ArrayLike, mean_interval: npt.ArrayLike,
+                sd_interval: npt.ArrayLike, segment: npt.ArrayLike | None
+                ) -> tuple[FloatArray, FloatArray]:
+        """Shrunk mean gap and gamma shape per customer."""
         n, m, s = self._inputs(n_intervals, mean_interval, sd_interval)
         seg = _segments(segment, n.size)
         prior_mean, prior_cv2, k = self._priors(seg)
@@ -309,16 +316,28 @@ class RhythmModel:
                                0.0)
         cv2 = (dof * own_cv2 + self.k_cv * prior_cv2) / (dof + self.k_cv)
         cv2 = np.clip(cv2, _CV2_MIN, _CV2_MAX)
-        shape = 1.0 / cv2
+        return mu.astype(np.float64), 1.0 / cv2
+
+    def _late_after(self, mu: FloatArray, shape: FloatArray) -> FloatArray:
         late = stats.gamma.ppf(self.quantile, shape, scale=mu / shape)
-        return mu.astype(np.float64), np.asarray(late, dtype=np.float64)
+        return np.asarray(late, dtype=np.float64)
+
+    def _late_ratio_bounds(self) -> tuple[float, float]:
+        """Bounds of ``late_after / mu`` over every shape the cv**2 bounds allow, widened by 1%.
+
+        The ratio is a smooth function of the shape alone; it is taken on a fine grid
+        (neighbours 0.3% apart) between the extreme shapes.
+        """
+        shapes = np.geomspace(1.0 / _CV2_MAX, 1.0 / _CV2_MIN, 2001)
+        ratio = self._late_after(np.ones_like(shapes), shapes)
+        return float(ratio.min()) * 0.99, float(ratio.max()) * 1.01
 
     def assess(self, n_intervals: npt.ArrayLike, mean_interval: npt.ArrayLike,
                sd_interval: npt.ArrayLike, days_since_last: npt.ArrayLike, *,
                p_alive: npt.ArrayLike | None = None, value: npt.ArrayLike | None = None,
                segment: npt.ArrayLike | None = None, value_top: float = 0.1,
-               value_mid: float = 0.4, max_lateness: float | None = None
-               ) -> RhythmAssessment:
+               value_mid: float = 0.4, max_lateness: float | None = None,
+               plausible_only: bool = False) -> RhythmAssessment:
         """Who is late, why, and how badly.
 
         Parameters
@@ -336,14 +355,20 @@ class RhythmModel:
         max_lateness : float, optional
             Do not flag customers silent for more than this many late thresholds: they are
             long gone, not late (an early warning, not a list of the lost). None: no cap.
+        plausible_only : bool
+            Compute the late threshold (the gamma quantile, most of the time at a million
+            customers) only for customers who may be flagged: those whose wait is beyond the
+            smallest threshold any shape gives their mean gap (and, with ``max_lateness``,
+            within it of the largest), or whose P(alive) is low. For the others
+            ``late_after``, ``lateness`` and ``severity`` are NaN / "low" and ``flagged`` is
+            False, as it would be; the flagged customers' figures are the same.
 
         Returns
         -------
         RhythmAssessment
         """
         n = np.asarray(n_intervals, dtype=np.float64)
-        mu, late_after = self.expected_interval(n_intervals, mean_interval, sd_interval,
-                                                segment)
+        mu, shape = self._shrunk(n_intervals, mean_interval, sd_interval, segment)
         d = v.as_float("days_since_last", days_since_last)
         if d.shape != n.shape:
             raise InvalidInputError("days_since_last must have one entry per customer.")
@@ -353,6 +378,17 @@ class RhythmModel:
                else np.nan_to_num(np.asarray(value, dtype=np.float64)))
         if pa.shape != n.shape or val.shape != n.shape:
             raise InvalidInputError("p_alive and value must have one entry per customer.")
+        if plausible_only:
+            lowest, highest = self._late_ratio_bounds()
+            maybe = (((n >= self.min_intervals) & (d > lowest * mu))
+                     | ((n >= 1) & (pa < self.p_alive_threshold)))
+            if max_lateness is not None:
+                maybe &= ~(d > max_lateness * highest * mu)
+            idx = np.flatnonzero(maybe)
+            late_after = np.full(n.size, np.nan)
+            late_after[idx] = self._late_after(mu[idx], shape[idx])
+        else:
+            late_after = self._late_after(mu, shape)
 
         lateness = d / late_after
         own = n >= self.min_intervals

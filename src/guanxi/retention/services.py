@@ -190,7 +190,8 @@ def alerts_refresh(*, as_of: dt.date | None = None,
     result = model.assess(scored["x"], scored["mean"], scored["sd"], since.astype(np.float64),
                           p_alive=scored["p_alive"], value=np.nan_to_num(scored["clv"]),
                           segment=scored["segment"], value_top=cfg.value_top,
-                          value_mid=cfg.value_mid, max_lateness=cfg.max_lateness or None)
+                          value_mid=cfg.value_mid, max_lateness=cfg.max_lateness or None,
+                          plausible_only=True)
     customers = scored["customer"]
     now = clock.now()
 
