@@ -75,10 +75,12 @@ def configure(args: argparse.Namespace) -> None:
         os.environ["GUANXI_DATABASE_URL"] = f"sqlite:///{path}"
         return
     server = os.environ.get("GUANXI_BENCH_PG", "postgres://postgres@127.0.0.1:5432")
-    if not args.reuse:
-        import psycopg
+    import psycopg
 
-        with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                              [DB_NAME]).fetchone()
+        if not args.reuse or not exists:  # --reuse of nothing loads it first
             conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
             conn.execute(f"CREATE DATABASE {DB_NAME}")
     os.environ["GUANXI_DATABASE_URL"] = f"{server}/{DB_NAME}"
