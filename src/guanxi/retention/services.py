@@ -153,12 +153,16 @@ def _owners(customers: npt.NDArray[np.int64]) -> dict[int, int | None]:
         keep = np.isin(people, customers)
         return {cid: (owner if owner >= 0 else None) for cid, owner in
                 zip(people[keep].tolist(), owners[keep].tolist(), strict=True)}
-    ids = customers.tolist()
     found: dict[int, int | None] = {}
-    for i in range(0, len(ids), 5000):
-        found.update(Customer.objects.filter(pk__in=ids[i:i + 5000])
-                     .values_list("pk", "owner_id"))
+    for chunk in _id_chunks(customers):
+        found.update(Customer.objects.filter(pk__in=chunk).values_list("pk", "owner_id"))
     return found
+
+
+def _id_chunks(ids: npt.NDArray[np.int64]) -> list[list[int]]:
+    """``ids`` as ``__in`` lists of 5,000."""
+    values = ids.tolist()
+    return [values[i:i + 5000] for i in range(0, len(values), 5000)]
 
 
 def alerts_refresh(*, as_of: dt.date | None = None,
@@ -255,10 +259,9 @@ def _episodes_of(customers: npt.NDArray[np.int64]
     if customers.size > _OWNER_LOOKUP_MAX:
         cid, last = read_columns(episodes, ("int", "day"))
         return cid, last
-    ids = customers.tolist()
     rows: list[tuple[int, dt.date]] = []
-    for i in range(0, len(ids), 5000):
-        rows += episodes.filter(customer_id__in=ids[i:i + 5000])
+    for chunk in _id_chunks(customers):
+        rows += episodes.filter(customer_id__in=chunk)
     return (np.array([c for c, _ in rows], dtype=np.int64),
             np.array([d for _, d in rows], dtype="datetime64[D]"))
 
