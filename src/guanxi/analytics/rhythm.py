@@ -359,9 +359,10 @@ class RhythmModel:
             Compute the late threshold (the gamma quantile, most of the time at a million
             customers) only for customers who may be flagged: those whose wait is beyond the
             smallest threshold any shape gives their mean gap (and, with ``max_lateness``,
-            within it of the largest), or whose P(alive) is low. For the others
-            ``late_after``, ``lateness`` and ``severity`` are NaN / "low" and ``flagged`` is
-            False, as it would be; the flagged customers' figures are the same.
+            within it of the largest), or whose P(alive) is low. For the others ``flagged``
+            is False, as it would be, and ``late_after`` and ``lateness`` are NaN (their
+            ``severity``, meaningful only where flagged, counts them as not late); the
+            flagged customers' figures are the same.
 
         Returns
         -------
