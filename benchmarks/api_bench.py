@@ -181,7 +181,7 @@ def load(n: int, rep_ids: list[int], rng: random.Random) -> None:
 
 def _case(expr: str, values: list[str]) -> str:
     whens = " ".join(f"WHEN {i} THEN '{v}'" for i, v in enumerate(values))
-    return f"CASE {expr} % {len(values)} {whens} END"
+    return f"CASE {expr} %% {len(values)} {whens} END"
 
 
 def load_scores() -> None:
