@@ -1113,7 +1113,8 @@ class _OrderImport(_Import[_Parsed]):
     def chunks(self, table: TableReader) -> Iterator[_Parsed]:
         self._db_time = None
         _ = self.db_time  # made here: the parsing process or thread must not touch the connection
-        if _CAN_FORK:
+        # (A daemonic process, a multiprocessing pool's worker, may not have children.)
+        if _CAN_FORK and not multiprocessing.current_process().daemon:
             return _parse_ahead(self.parsed(table), _pack, _unpack)
         return _read_ahead(self.parsed(table))
 
