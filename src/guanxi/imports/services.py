@@ -1473,11 +1473,12 @@ class _OrderImport(_Import[_Parsed]):
             return
         products = self.products(orders.values())
         stored, stored_lines = self.stored(orders)
-        new: list[_Order] = []
+        # A chunk of which nothing is stored (a first import's) needs no look at each order.
+        new: list[_Order] = [] if stored else list(orders.values())
         changed: list[tuple[int, _Order, bool]] = []
         unchanged: list[tuple[int, _Order, str]] = []  # (customer id, order, stored status)
         recompute: set[int] = set()
-        for order in orders.values():
+        for order in orders.values() if stored else ():
             cid = customer_ids[order.customer]
             s = stored.get(order.external_id)
             if s is None:
