@@ -413,8 +413,9 @@ def _parse_ahead(items: Iterator[Any], pack: Callable[[Any], Any],
     the writing thread waits for the database, and which took the GIL from it when the
     answer came (measured: the writing thread's wall clock was half again its CPU). A
     process runs it on the other core: it reads and parses chunk N+1 while this process
-    writes chunk N, then waits in ``send`` until it is taken, so at most two chunks are in
-    memory. ``pack`` / ``unpack`` turn an item into plain data that pickles fast and back.
+    writes chunk N, then waits in ``send`` until it is taken; a thread here reads the pipe
+    one message ahead, so at most three chunks are in flight whatever the file's size.
+    ``pack`` / ``unpack`` turn an item into plain data that pickles fast and back.
     Nothing in the child touches the database (it ends with ``os._exit``, closing nothing
     of the parent's). An exception there is raised here in its place in the sequence;
     closing the generator stops the child.
