@@ -538,3 +538,18 @@ class TestForeignKeysCheckedPerChunk:
                            "FOR EACH ROW EXECUTE FUNCTION guanxi_test_noop()")
         # Then the import does not take the fast way (the test's transaction drops both)
         assert not _can_check_keys_per_chunk()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner statistics")
+@pytest.mark.django_db
+def test_a_large_customer_import_leaves_statistics_for_the_order_import_after_it(
+        tmp_path: Path) -> None:
+    # Given a customer list large enough to be analysed after it is loaded
+    rows = [["客户编号", "客户名称"]] + [[f"S{i:05d}", f"客户{i}"] for i in range(1_200)]
+    path = write_csv(tmp_path / "customers.csv", rows)
+    # When it is imported
+    import_customers(path=path, actor=None)
+    # Then the planner knows how many customer numbers there are (ANALYZE sets reltuples)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'customers_externalid'")
+        assert cursor.fetchone()[0] >= 1_200
