@@ -163,8 +163,8 @@ def _codes(values: npt.NDArray[np.str_], extra: str,
            k: int) -> tuple[npt.NDArray[np.int16], list[str]]:
     """Small integer codes for a string column, then ``k`` codes of ``extra`` (prospects).
 
-    The columns are labels (a dozen at most), so each is found with one vectorized comparison
-    over the values not coded yet: ``np.unique`` sorted a million strings per column (0.8 s).
+    The columns are labels (a dozen at most), so each is coded with one vectorized comparison
+    from its first occurrence on: ``np.unique`` sorted a million strings per column (0.8 s).
     """
     arr = np.asarray(values, dtype=str)
     codes = np.empty(arr.size, dtype=np.int16)
