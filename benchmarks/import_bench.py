@@ -147,7 +147,9 @@ def children_cpu() -> float:
 
 
 def server_cpu() -> float | None:
-    """CPU seconds of the PostgreSQL backend serving this process, if it runs on this machine."""
+    """CPU seconds of the whole PostgreSQL server, if it runs on this machine: its processes
+    (backends, WAL writer, checkpointer...) and those that ended meanwhile (the import's
+    second writing connection), which the postmaster has counted as its children's."""
     from django.db import connection
 
     if connection.vendor != "postgresql":
@@ -155,11 +157,25 @@ def server_cpu() -> float | None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         pid = cursor.fetchone()[0]
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def stat(p: int) -> list[str]:
+        return Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        postmaster = int(stat(pid)[1])
+        fields = stat(postmaster)
+        total = sum(int(f) for f in fields[11:15])  # its own time and its ended children's
+        children = Path(f"/proc/{postmaster}/task/{postmaster}/children").read_text().split()
     except OSError:
         return None  # a server elsewhere
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    for child in children:
+        try:
+            fields = stat(int(child))
+        except OSError:
+            continue  # ended meanwhile: counted by the postmaster from now on
+        total += int(fields[11]) + int(fields[12])
+    return total / tick
 
 
 def fresh_database(db: str, data_dir: Path) -> None:

@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = ["HEADER", "TRAILER", "Column", "date", "encode", "float8", "int2", "int4", "int8",
-           "numeric", "text", "timestamptz"]
+           "numeric", "strings", "text", "timestamptz", "timestamptz_micros"]
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
 TRAILER = b"\xff\xff"
@@ -44,15 +44,24 @@ U8 = npt.NDArray[np.uint8]
 @dataclasses.dataclass
 class Column:
     """One column to encode: fixed-width ``values`` (already in the wire format) with a NULL
-    mask, or a text column as ``codes`` into ``labels``."""
+    mask, a text column as ``codes`` into ``labels``, or a text column of distinct values as
+    UTF-8 ``data`` cut at ``offsets`` (value ``i`` is ``data[offsets[i]:offsets[i + 1]]``,
+    Apache Arrow's layout of a string array)."""
 
     values: npt.NDArray[Any] | None = None
     null: npt.NDArray[np.bool_] | None = None
     codes: npt.NDArray[np.intp] | None = None
     labels: tuple[bytes, ...] = ()
+    offsets: npt.NDArray[np.int64] | None = None
+    data: U8 | None = None
 
     def __len__(self) -> int:
-        return len(self.values if self.values is not None else self.codes)  # type: ignore[arg-type]
+        if self.values is not None:
+            return len(self.values)
+        if self.codes is not None:
+            return len(self.codes)
+        assert self.offsets is not None
+        return len(self.offsets) - 1
 
 
 def _fixed(values: npt.NDArray[Any], fmt: str, null: npt.NDArray[np.bool_] | None) -> Column:
@@ -90,26 +99,36 @@ def timestamptz(seconds: npt.ArrayLike, null: npt.NDArray[np.bool_] | None = Non
     return _fixed(micros, ">i8", null)
 
 
-def numeric(cents: npt.ArrayLike, *, max_digits: int,
-            null: npt.NDArray[np.bool_] | None = None) -> Column:
-    """A ``numeric(max_digits, 2)`` column from whole hundredths.
+def timestamptz_micros(micros: npt.ArrayLike,
+                       null: npt.NDArray[np.bool_] | None = None) -> Column:
+    """A timestamptz column from microseconds since 1970-01-01 UTC."""
+    return _fixed(np.asarray(micros, dtype=np.int64) - _PG_EPOCH_SECONDS * 1_000_000, ">i8",
+                  null)
 
-    Fixed layout: the integer part in ``ceil((max_digits - 2) / 4)`` base-10000 digits, the
-    two decimals as one more. A value that does not fit raises ``ValueError`` (the server would
+
+def numeric(cents: npt.ArrayLike, *, max_digits: int, scale: int = 2,
+            null: npt.NDArray[np.bool_] | None = None) -> Column:
+    """A ``numeric(max_digits, scale)`` column from whole units of the last decimal (hundredths
+    for the default scale of 2; ``scale`` is at most 4).
+
+    Fixed layout: the integer part in ``ceil((max_digits - scale) / 4)`` base-10000 digits,
+    the decimals as one more. A value that does not fit raises ``ValueError`` (the server would
     refuse it as a numeric field overflow).
     """
+    if not 0 < scale <= 4:
+        raise ValueError("numeric: a scale of 1 to 4 decimals")
     c = np.asarray(cents, dtype=np.int64)
-    groups = -(-(max_digits - 2) // 4)
+    groups = -(-(max_digits - scale) // 4)
     magnitude = np.abs(c)
     valid = magnitude if null is None else magnitude[~null]
     if valid.size and int(valid.max()) >= 10 ** max_digits:
-        raise ValueError(f"a value does not fit numeric({max_digits}, 2)")
-    header = np.array([groups + 1, groups - 1, 0, 2], dtype=">u2")
+        raise ValueError(f"a value does not fit numeric({max_digits}, {scale})")
+    header = np.array([groups + 1, groups - 1, 0, scale], dtype=">u2")
     words = np.empty((len(c), 5 + groups), dtype=">u2")
     words[:, :4] = header
     words[:, 2] = np.where(c < 0, 0x4000, 0)
-    rest, hundredths = np.divmod(magnitude, 100)
-    words[:, 4 + groups] = hundredths * 100
+    rest, fraction = np.divmod(magnitude, 10 ** scale)
+    words[:, 4 + groups] = fraction * 10 ** (4 - scale)
     for k in range(3 + groups, 3, -1):
         rest, words[:, k] = np.divmod(rest, 10_000)
     record = np.dtype((np.void, words.shape[1] * 2))
@@ -120,6 +139,31 @@ def text(codes: npt.ArrayLike, labels: Sequence[str]) -> Column:
     """A text (or varchar) column of ``labels[code]`` per row; never NULL."""
     return Column(codes=np.asarray(codes, dtype=np.intp),
                   labels=tuple(label.encode() for label in labels))
+
+
+def strings(offsets: npt.ArrayLike, data: npt.ArrayLike) -> Column:
+    """A text column of UTF-8 ``data`` cut at ``offsets`` (``len(offsets) - 1`` values, Apache
+    Arrow's string layout); never NULL. For columns of mostly distinct values, which ``text``
+    would write a label at a time."""
+    off = np.asarray(offsets, dtype=np.int64)
+    return Column(offsets=off, data=np.frombuffer(data, dtype=np.uint8)  # type: ignore[call-overload]
+                  if not isinstance(data, np.ndarray) else data)
+
+
+def _place_strings(out: U8, offset: npt.NDArray[np.int64], col: Column, lo: int,
+                   hi: int) -> npt.NDArray[np.int64]:
+    """Rows ``lo:hi`` of a ``strings`` column written at ``offset`` (length, then bytes); each
+    row's size."""
+    assert col.offsets is not None and col.data is not None
+    starts = col.offsets[lo:hi]
+    lengths = col.offsets[lo + 1:hi + 1] - starts
+    _windows(out)(4)[offset] = lengths.astype(">i4").view(np.uint8).reshape(-1, 4)
+    first, last = int(col.offsets[lo]), int(col.offsets[hi])
+    if last > first:
+        # Each byte's place: its row's start in ``out`` plus its distance into the value.
+        shift = np.repeat(offset + 4 - starts, lengths)
+        out[np.arange(first, last, dtype=np.int64) + shift] = col.data[first:last]
+    return lengths + 4
 
 
 def _windows(out: U8) -> Any:
@@ -192,7 +236,10 @@ def encode(columns: Sequence[Column], *, rows_per_block: int = 8_192) -> Iterato
         kind = np.searchsorted(kinds, pattern)
         length = widths[kind]
         for col, size in zip(texts, sizes, strict=True):
-            length = length + size[col.codes[lo:hi]]  # type: ignore[index]
+            if col.offsets is not None:
+                length = length + 4 + np.diff(col.offsets[lo:hi + 1])
+            else:
+                length = length + size[col.codes[lo:hi]]  # type: ignore[index]
         offset = np.cumsum(length) - length
         out = np.empty(int(length.sum()), dtype=np.uint8)
         window = _windows(out)
@@ -204,6 +251,9 @@ def encode(columns: Sequence[Column], *, rows_per_block: int = 8_192) -> Iterato
             window(int(widths[k]))[offset[rows]] = part
         offset += widths[kind]
         for col, cells, size in zip(texts, labels, sizes, strict=True):
+            if col.offsets is not None:
+                offset += _place_strings(out, offset, col, lo, hi)
+                continue
             codes = col.codes[lo:hi]  # type: ignore[index]
             for code in np.unique(codes).tolist():
                 rows = np.flatnonzero(codes == code)

@@ -29,6 +29,7 @@ import csv
 import datetime as dt
 import gc
 import hashlib
+import io
 import itertools
 import json
 import logging
@@ -48,12 +49,16 @@ from pathlib import Path
 from typing import IO, Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, models, transaction
 from django.db.models import Max, OuterRef, Subquery
 
 from guanxi.accounts.models import User
-from guanxi.core import clock
+from guanxi.core import clock, pgcopy
 from guanxi.core.errors import GuanxiError
 from guanxi.core.money import CENT
 from guanxi.customers import events
@@ -70,6 +75,8 @@ from guanxi.customers.models import (
 )
 from guanxi.customers.normalize import name_pinyin
 from guanxi.customers.services import clean_customer_fields, customer_update
+from guanxi.imports import columnar
+from guanxi.imports.errors import ImportErrorCode, ImportFileError
 from guanxi.imports.mapping import map_headers, require_fields
 from guanxi.imports.models import ImportKind, ImportRun, ImportStatus
 from guanxi.imports.parsing import (
@@ -83,7 +90,7 @@ from guanxi.imports.parsing import (
     plain_amount_column,
     text,
 )
-from guanxi.imports.readers import TableReader, open_table
+from guanxi.imports.readers import TableReader, open_table, text_layout
 from guanxi.imports.selectors import check_can_import
 from guanxi.sales.models import NOT_A_PURCHASE, Order, OrderLine, OrderStatus, Product
 
@@ -209,6 +216,180 @@ def _copy_lines(model: type[models.Model], names: list[str], lines: Iterable[str
         lines = iter(lines)
         while block := "".join(itertools.islice(lines, 5000)):
             copy.write(block)
+
+
+_WRITERS = 2  # connections writing the fast lane's chunks at once
+_ID_BLOCK = 2_000_000  # most order ids reserved at once (``_OrderImport.reserve_ids``)
+
+
+class _KeyGuard:
+    """One transaction, on a connection of its own, that keeps the rows an import's new orders
+    refer to (customers, products, the actor) for the whole import.
+
+    The parallel writing skips the foreign-key triggers (see ``_can_check_keys_per_chunk``);
+    what they would do, check that each referenced row exists and lock it ``FOR KEY SHARE``
+    so nobody deletes it before the referring rows commit, is done here once per row and
+    import instead of once per row and chunk (measured: 850,000 row locks for 1,000,000
+    orders of 50,000 customers, about 2 s of the server's time). Whoever deletes such a row
+    meanwhile waits until the import ends, then finds its orders. ``keep`` raises
+    ``IntegrityError`` when a row does not exist.
+    """
+
+    def __init__(self) -> None:
+        from django.db import DEFAULT_DB_ALIAS, connections
+
+        self._connection = connections.create_connection(DEFAULT_DB_ALIAS)
+        self._connection.set_autocommit(False)
+        self._kept: dict[type[models.Model], npt.NDArray[np.int64]] = {}
+
+    def keep(self, model: type[models.Model], ids: npt.NDArray[np.int64]) -> None:
+        kept = self._kept.get(model, np.zeros(0, dtype=np.int64))
+        fresh = np.unique(ids)
+        if len(kept):
+            fresh = fresh[~np.isin(fresh, kept, assume_unique=True, kind="table")]
+        if not len(fresh):
+            return
+        table = self._connection.ops.quote_name(model._meta.db_table)
+        with self._connection.cursor() as cursor:
+            cursor.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE id = ANY("
+                           f"(SELECT %s::bigint[])::bigint[]) FOR KEY SHARE) AS r",
+                           ["{" + ",".join(map(str, fresh.tolist())) + "}"])
+            found = cursor.fetchone()[0]
+        if found != len(fresh):
+            raise IntegrityError(f"{len(fresh) - found} of the "
+                                 f"{model._meta.verbose_name_plural} this import refers to no "
+                                 "longer exist (deleted meanwhile?)")
+        self._kept[model] = np.concatenate((kept, fresh))
+
+    def close(self) -> None:
+        try:
+            self._connection.rollback()  # it changed nothing: ending it lets go of the rows
+        finally:
+            self._connection.close()
+
+
+class _ParallelWrites:
+    """Threads, each with its own database connection, doing ``work`` on items one at a time
+    (``work`` returns False to hand an item back: it is then ``held``).
+
+    ``submit`` hands an item over (waiting while every thread is busy and one item already
+    waits); ``wait_for`` waits until no item in flight shares a key with the given ones;
+    ``drain`` waits until all are done. The first error of a thread is raised by the next
+    ``submit``, ``wait_for`` or ``drain``, and no further item is worked on. Leaving the
+    ``with`` block stops the threads and closes their connections.
+    """
+
+    def __init__(self, work: Callable[[Any], bool], count: int) -> None:
+        self._work = work
+        # Items ``work`` declined (returned False), by key: (their keys, the item's second
+        # value), until the caller ``release``s them.
+        self.held: dict[int, tuple[pa.Array, Any]] = {}
+        self._tasks: queue.Queue[tuple[int, Any] | None] = queue.Queue(maxsize=1)
+        self._changed = threading.Condition()
+        self._in_flight: dict[int, pa.Array] = {}
+        self._error: BaseException | None = None
+        self._keys = itertools.count()
+        self._threads = [threading.Thread(target=self._loop, name=f"guanxi-import-writer-{i}",
+                                          daemon=True) for i in range(count)]
+        for thread in self._threads:
+            thread.start()
+
+    def __enter__(self) -> _ParallelWrites:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for _thread in self._threads:
+            self._tasks.put(None)
+        for thread in self._threads:
+            thread.join()
+        if exc[0] is None:
+            self._raise()
+
+    def _loop(self) -> None:
+        from django.db import connections
+
+        try:
+            while (task := self._tasks.get()) is not None:
+                key, item = task
+                done = True
+                try:
+                    if self._error is None:
+                        done = self._work(item)
+                except BaseException as exc:
+                    with self._changed:
+                        self._error = self._error or exc
+                finally:
+                    with self._changed:
+                        keys = self._in_flight.pop(key)
+                        if not done:
+                            self.held[key] = (keys, item[1])
+                        self._changed.notify_all()
+        finally:
+            connections.close_all()  # this thread's own
+
+    def release(self, key: int) -> None:
+        """A held item is done with."""
+        with self._changed:
+            del self.held[key]
+            self._changed.notify_all()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def wait_for(self, keys: pa.Array) -> bool:
+        """Wait until no item in flight shares a key with ``keys``; False if a held item
+        does (the caller writes the held ones first, see ``_OrderImport.write_held``)."""
+        def shared(items: Iterable[pa.Array]) -> bool:
+            return any(pc.any(pc.is_in(keys, value_set=other)).as_py() for other in items)
+
+        with self._changed:
+            while shared(self._in_flight.values()):
+                self._changed.wait()
+            self._raise()
+            return not shared(keys for keys, _item in self.held.values())
+
+    def submit(self, keys: pa.Array, item: Any) -> None:
+        key = next(self._keys)
+        with self._changed:
+            self._raise()
+            self._in_flight[key] = keys
+        self._tasks.put((key, item))
+
+    def drain(self) -> None:
+        with self._changed:
+            while self._in_flight:
+                self._changed.wait()
+            self._raise()
+
+
+def _copy_binary(model: type[models.Model], names: list[str],
+                 columns: Sequence[pgcopy.Column]) -> None:
+    """COPY columns of arrays in the binary format (PostgreSQL; ``core.pgcopy``)."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    cols = ", ".join(connection.ops.quote_name(c) for c in _columns(model, names))
+    with connection.cursor() as cursor, cursor.cursor.copy(
+            f"COPY {table} ({cols}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.write(pgcopy.HEADER)
+        for block in pgcopy.encode(columns):
+            copy.write(block)
+        copy.write(pgcopy.TRAILER)
+
+
+def _strings(values: pa.Array) -> pgcopy.Column:
+    """An Arrow string array as a ``pgcopy.strings`` column (its own buffers, not copied)."""
+    _validity, offsets, data = values.buffers()
+    start = values.offset
+    off = np.frombuffer(offsets, dtype=np.int32)[start:start + len(values) + 1]
+    return pgcopy.strings(off.astype(np.int64), np.frombuffer(data, dtype=np.uint8)
+                          if data is not None else np.zeros(0, dtype=np.uint8))
+
+
+def _labels(values: pa.Array) -> pgcopy.Column:
+    """A string array of few distinct values as a ``pgcopy.text`` column."""
+    encoded = pc.dictionary_encode(values)
+    return pgcopy.text(encoded.indices.to_numpy(zero_copy_only=False),
+                       encoded.dictionary.to_pylist())
 
 
 def _allocate_ids(model: type[models.Model], count: int) -> list[int]:
@@ -594,15 +775,7 @@ class _Import(Generic[ChunkT]):
             self.result.run_id = run.pk if run else None
             chunks = self.chunks(table)
             try:
-                for chunk in chunks:
-                    self.result.read += len(chunk)
-                    with transaction.atomic():
-                        self.process(chunk)
-                        if self.dry_run:
-                            # The same code path as a real import, rolled back: the counts and
-                            # the error report are exactly what the real run will give.
-                            transaction.set_rollback(True)
-                    self._progress(table, run, self.position(chunk, table))
+                self.write_chunks(chunks, table, run)
                 self.after_chunks()
             except BaseException as exc:
                 if not self.dry_run:
@@ -625,6 +798,22 @@ class _Import(Generic[ChunkT]):
             self._finish(run, ImportStatus.SUCCEEDED if self.result.ok else ImportStatus.PARTIAL,
                          "")
         return self.result
+
+    def write_chunks(self, chunks: Iterator[ChunkT], table: TableReader,
+                     run: ImportRun | None) -> None:
+        """Each chunk in its own transaction, one after the other."""
+        for chunk in chunks:
+            self.result.read += len(chunk)
+            self.write_chunk(chunk)
+            self._progress(table, run, self.position(chunk, table))
+
+    def write_chunk(self, chunk: ChunkT) -> None:
+        with transaction.atomic():
+            self.process(chunk)
+            if self.dry_run:
+                # The same code path as a real import, rolled back: the counts and the error
+                # report are exactly what the real run will give.
+                transaction.set_rollback(True)
 
     def _progress(self, table: TableReader, run: ImportRun | None, done: int) -> None:
         total = table.size
@@ -1041,6 +1230,15 @@ def _pack(parsed: _Parsed) -> tuple[Any, ...]:
             parsed.rejects)
 
 
+def _pack_any(item: _Parsed | columnar.OrderColumns) -> Any:
+    """``_pack`` for the row path's chunks; the fast lane's arrays pickle as they are."""
+    return item if isinstance(item, columnar.OrderColumns) else _pack(item)
+
+
+def _unpack_any(packed: Any) -> _Parsed | columnar.OrderColumns:
+    return packed if isinstance(packed, columnar.OrderColumns) else _unpack(packed)
+
+
 def _unpack(packed: tuple[Any, ...]) -> _Parsed:
     size, position, columns, flat, rows, rejects = packed
     if flat:
@@ -1080,7 +1278,7 @@ class _LazyRows(Sequence[tuple[int, Row]]):
         return self._file.of(self._index)[i]
 
 
-class _OrderImport(_Import[_Parsed]):
+class _OrderImport(_Import["_Parsed | columnar.OrderColumns"]):
     kind = ImportKind.ORDERS
     group_field = "external_id"
 
@@ -1093,8 +1291,17 @@ class _OrderImport(_Import[_Parsed]):
         self._statuses: dict[str, str] = {}
         self._db_time: _DbTime | None = None
         self._customers: dict[str, int] = {}  # customer number -> id, as looked up
+        # The same for the fast lane, as arrays (``customer_id_array``).
+        self._known_numbers: pa.Array = pa.array([], type=pa.string())
+        self._known_ids: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
         # customer id -> their newest purchase seen by this import (naive UTC), not yet stored
         self._pending_last: dict[int, dt.datetime] = {}
+        # The same from fast-lane chunks: (customer ids, naive UTC microseconds) per chunk.
+        self._pending_columns: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = []
+        self._pending_count = 0
+        self._lock = threading.Lock()  # the counts and purchases, written by two threads
+        self._next_id, self._ids_left = 0, 0  # order ids reserved (``reserve_ids``)
+        self._rows_ahead = 0  # rows the file still holds, about (``reserve_ids``)
         self._keys_per_chunk: bool | None = None  # see ``_can_check_keys_per_chunk``
 
     @property
@@ -1129,20 +1336,213 @@ class _OrderImport(_Import[_Parsed]):
         found.update(fresh)
         return found
 
-    def chunks(self, table: TableReader) -> Iterator[_Parsed]:
+    def chunks(self, table: TableReader) -> Iterator[_Parsed | columnar.OrderColumns]:
         self._db_time = None
         _ = self.db_time  # made here: the parsing process or thread must not touch the connection
+        items: Iterator[_Parsed | columnar.OrderColumns] = self.parsed(table)
+        layout = text_layout(table)
+        if layout is not None and connection.vendor == "postgresql":
+            items = self.fast_lane(*layout)
         # (A daemonic process, a multiprocessing pool's worker, may not have children.)
         if _CAN_FORK and not multiprocessing.current_process().daemon:
-            return _parse_ahead(self.parsed(table), _pack, _unpack)
-        return _read_ahead(self.parsed(table))
+            return _parse_ahead(items, _pack_any, _unpack_any)
+        return _read_ahead(items)
+
+    def write_chunks(self, chunks: Iterator[_Parsed | columnar.OrderColumns],
+                     table: TableReader, run: ImportRun | None) -> None:
+        """The fast lane's new orders written two chunks at a time on PostgreSQL.
+
+        Writing a chunk is mostly the server's work (inserting the rows into their tables and
+        indexes), one process per connection: two connections, each writing whole chunks in
+        their own transactions, use both cores. Everything else (a chunk with a stored order or
+        an unknown customer, the row path's chunks, a dry run, an import inside a caller's
+        transaction) is written here, one chunk at a time, once the chunks in flight are
+        done; and a chunk with an order number of a chunk still in flight waits for it, so
+        every order is looked up after any earlier row of it was stored.
+        """
+        if (self.dry_run or connection.vendor != "postgresql" or connection.in_atomic_block
+                or _WRITERS < 2):
+            super().write_chunks(chunks, table, run)
+            return
+        self._keys_per_chunk = _can_check_keys_per_chunk()
+        guard = _KeyGuard() if self._keys_per_chunk else None
+        try:
+            self._write_in_parallel(chunks, table, run, guard)
+        finally:
+            if guard is not None:
+                guard.close()
+
+    def _write_in_parallel(self, chunks: Iterator[_Parsed | columnar.OrderColumns],
+                           table: TableReader, run: ImportRun | None,
+                           guard: _KeyGuard | None) -> None:
+        # A chunk's orders are looked for before it is written only once one of them was
+        # found stored (a re-import): until then a stored order number would make the COPY
+        # fail on the unique index, and the chunk goes the row path (``held``).
+        self._look_for_stored = False
+        with _ParallelWrites(self.write_in_worker, _WRITERS) as writers:
+            for chunk in chunks:
+                self.result.read += len(chunk)
+                self.write_held(writers)
+                cids = None
+                if isinstance(chunk, columnar.OrderColumns):
+                    while not writers.wait_for(chunk.external_id):
+                        self.write_held(writers)
+                    cids = self.new_order_customers(chunk,
+                                                    look_for_stored=self._look_for_stored)
+                if cids is None:
+                    writers.drain()
+                    self.write_chunk(chunk)
+                else:
+                    assert isinstance(chunk, columnar.OrderColumns)
+                    products = self.chunk_products(chunk)
+                    # (The file's rows so far took this many bytes each.)
+                    self._rows_ahead = int(1.05 * (table.size - chunk.position)
+                                           * self.result.read / max(chunk.position, 1))
+                    if guard is not None:
+                        guard.keep(Customer, cids)
+                        guard.keep(Product, products[0][~products[1]])
+                        if self.actor is not None:
+                            guard.keep(User, np.array([self.actor.pk], dtype=np.int64))
+                    writers.submit(chunk.external_id, ("orders", chunk, cids, products,
+                                                       self.reserve_ids(len(chunk))))
+                with self._lock:
+                    self._progress(table, run, self.position(chunk, table))
+                    self.bound_pending()
+            self.write_held(writers)
+            writers.drain()
+
+    def write_held(self, writers: _ParallelWrites) -> None:
+        """The chunks a writer found an order of stored, through the row path, in order."""
+        if not writers.held:
+            return
+        writers.drain()
+        self._look_for_stored = True
+        for key in sorted(writers.held):
+            self.write_chunk(self.as_parsed(writers.held[key][1]))
+            writers.release(key)
+
+    def write_in_worker(self, item: tuple[Any, ...]) -> bool:
+        """A writer thread's work; False when a chunk's order is stored already (the chunk is
+        then held for the row path)."""
+        _kind, chunk, cids, products, first_id = item
+        try:
+            with transaction.atomic():
+                self.write_new_columns(chunk, cids, products, first_id,
+                                       guarded=self._keys_per_chunk is True)
+        except IntegrityError as exc:
+            if getattr(getattr(exc.__cause__, "diag", None), "constraint_name",
+                       None) == "order_external_id_unique":
+                return False
+            raise
+        return True
+
+    def rules(self) -> columnar.Rules:
+        tz = ZoneInfo(settings.TIME_ZONE)
+        db_time = self.db_time
+        statuses = self._statuses
+
+        def status(value: str) -> str:
+            name = statuses.get(value)
+            if name is None:
+                name = _choice(value, _STATUSES, "status", "order status")
+                if len(statuses) < 10_000:
+                    statuses[value] = name
+            return name
+
+        return columnar.Rules(
+            columns=self.columns, default_currency=self.default_currency,
+            day_offset=lambda day: db_time.day_offset(tz, day),
+            quantity=lambda raw: parse_quantity(raw).quantize(_QTY), status=status,
+            rejected=_Reject)
+
+    def fast_lane(self, path: Path, start: int, delimiter: str,
+                  headers: list[str]) -> Iterator[
+                      _Parsed | columnar.OrderColumns]:
+        """The file's chunks, each parsed by Arrow (``columnar``) where it can be, else by
+        ``group`` from the csv module's rows: ``chunk_size`` lines each, and the lines of the
+        last order after them (as ``_chunks`` cuts the rows)."""
+        rules = self.rules()
+        c_ext = self.columns["external_id"]
+        ext_at = headers.index(c_ext)
+        size = self.chunk_size
+        with path.open("rb") as raw:
+            blocks = columnar.LineBlocks(raw, start, first_line=2)
+            want = size + 1  # a line more, to see whether the chunk's last order goes on
+            while True:
+                block, at_end = blocks.take(want)
+                if not block:
+                    return
+                first_line = blocks.line
+                starts = columnar.line_starts(block)
+                batch = columnar.read_batch(block, headers, delimiter)
+                if batch is not None and batch.num_rows == len(starts):
+                    # One row per line.
+                    end = columnar.chunk_end(
+                        columnar.strip(batch.column(ext_at)).to_pylist(), size, at_end)
+                    if end == 0:
+                        want *= 2  # one order goes on beyond the block: take more lines
+                        continue
+                    used = len(block) if end == len(starts) else int(starts[end])
+                    blocks.consume(used)
+                    want = size + 1
+                    fast = columnar.parse_block(batch.slice(0, end), rules,
+                                                first_line=first_line, position=blocks.position)
+                    if fast is not None:
+                        yield fast
+                    else:
+                        yield self.parsed_rows(self.block_rows(
+                            block[:used], first_line, delimiter, headers), blocks.position)
+                    continue
+                rows = self.block_rows(block, first_line, delimiter, headers)
+                end = columnar.chunk_end([_cell(row, c_ext) for _line, row in rows], size,
+                                         at_end)
+                if end == 0 and rows:
+                    want *= 2
+                    continue
+                used = len(block) if end >= len(rows) else int(starts[rows[end][0] - first_line])
+                blocks.consume(used)
+                want = size + 1
+                yield self.parsed_rows(rows[:end], blocks.position)
+
+    def block_rows(self, block: bytes, first_line: int, delimiter: str,
+                   headers: list[str]) -> list[tuple[int, Row]]:
+        """A block's rows as the file reader gives them (``readers._TextReader``): blank rows
+        skipped, short rows filled, each with its line number."""
+        try:
+            decoded = block.decode("utf-8")  # the fast lane reads UTF-8 files only
+        except UnicodeDecodeError as exc:
+            last = first_line + block.count(b"\n", 0, exc.start) - 1
+            raise ImportFileError(ImportErrorCode.UNREADABLE_FILE,
+                                  f"Cannot read {self.path.name}: it is not valid utf-8 "
+                                  f"text after line {last}. Nothing was imported.") from None
+        reader = csv.reader(io.StringIO(decoded, newline=""), delimiter=delimiter)
+        width = len(headers)
+        rows: list[tuple[int, Row]] = []
+        last = 0
+        try:
+            for record in reader:
+                line, last = first_line + last, reader.line_num
+                if not (record and record[0].strip()) and not any(c.strip() for c in record):
+                    continue
+                if len(record) < width:
+                    record = record + [""] * (width - len(record))
+                rows.append((line, dict(zip(headers, record, strict=False))))
+        except csv.Error as exc:
+            raise ImportFileError(ImportErrorCode.UNREADABLE_FILE,
+                                  f"Cannot read {self.path.name}: line {first_line + last} is "
+                                  f"broken ({exc}). Nothing was imported.") from None
+        return rows
+
+    def parsed_rows(self, rows: list[tuple[int, Row]], position: int) -> _Parsed:
+        rejects: list[tuple[int, Row, str, str]] = []
+        return _Parsed(len(rows), self.group(rows, rejects), rejects, position)
 
     def parsed(self, table: TableReader) -> Iterator[_Parsed]:
         for chunk in self._chunks(table):
             rejects: list[tuple[int, Row, str, str]] = []
             yield _Parsed(len(chunk), self.group(chunk, rejects), rejects, table.position())
 
-    def position(self, chunk: _Parsed, table: TableReader) -> int:
+    def position(self, chunk: _Parsed | columnar.OrderColumns, table: TableReader) -> int:
         return chunk.position  # the file is read by the parsing process, not here
 
     def group(self, chunk: list[tuple[int, Row]],
@@ -1382,7 +1782,9 @@ class _OrderImport(_Import[_Parsed]):
 
     def products(self, orders: Iterable[_Order]) -> dict[str, int]:
         """Products by SKU; one seen for the first time is created with the SKU as its name."""
-        skus = list({p for o in orders for p, _q, _a in o.lines if p})
+        return self.products_by_sku(list({p for o in orders for p, _q, _a in o.lines if p}))
+
+    def products_by_sku(self, skus: list[str]) -> dict[str, int]:
         if not skus:
             return {}
         table = connection.ops.quote_name(Product._meta.db_table)
@@ -1457,7 +1859,10 @@ class _OrderImport(_Import[_Parsed]):
         return sorted(s_lines, key=_line_key) == sorted(
             ((products.get(p) if p else None, q, a) for p, q, a in order.lines), key=_line_key)
 
-    def process(self, chunk: _Parsed) -> None:
+    def process(self, chunk: _Parsed | columnar.OrderColumns) -> None:
+        if isinstance(chunk, columnar.OrderColumns):
+            self.process_columns(chunk)
+            return
         if connection.vendor == "postgresql":
             # No wait for the WAL flush at each chunk's commit: a crash can lose the last
             # chunks, never half of one, and importing the file again redoes exactly those.
@@ -1540,6 +1945,7 @@ class _OrderImport(_Import[_Parsed]):
         self.write_new(new, customer_ids, products)
         self.write_changed(changed, customer_ids, products)
         if recompute:
+            self._fold_pending_columns()
             for cid in recompute:
                 # Recomputed from the orders below, this chunk's included: the last purchase
                 # may move back, and a time noted earlier in the import may no longer hold.
@@ -1550,6 +1956,197 @@ class _OrderImport(_Import[_Parsed]):
             Customer.objects.filter(pk__in=recompute).update(last_purchase_at=Subquery(last))
         if len(self._pending_last) >= _MAX_CACHED:
             self.advance_last_purchase()  # in this chunk's transaction, so memory stays bounded
+
+    def process_columns(self, chunk: columnar.OrderColumns) -> None:
+        """A fast-lane chunk (PostgreSQL): new orders written from the arrays.
+
+        A chunk with an order already stored or a customer not found goes the row path
+        (``process``), which compares, reports and creates exactly as for any other chunk.
+        """
+        cids = self.new_order_customers(chunk)
+        if cids is None:
+            self.process(self.as_parsed(chunk))
+            return
+        self.write_new_columns(chunk, cids, self.chunk_products(chunk),
+                               self.reserve_ids(len(chunk)))
+
+    def new_order_customers(self, chunk: columnar.OrderColumns, *, look_for_stored: bool = True
+                            ) -> npt.NDArray[np.int64] | None:
+        """The customer id of each of the chunk's orders if every customer is known and (when
+        ``look_for_stored``) no order is stored yet, a first import's chunk; else None."""
+        customers = pc.unique(chunk.customer)
+        ids = self.customer_id_array(customers)
+        if ids is None:
+            return None
+        if look_for_stored:
+            table = connection.ops.quote_name(Order._meta.db_table)
+            match, params = _pg_array(chunk.external_id.to_pylist())
+            if _select(f"SELECT 1 FROM {table} WHERE external_id {match} LIMIT 1", params):
+                return None
+        each: npt.NDArray[np.int64] = ids[
+            pc.index_in(chunk.customer, value_set=customers).to_numpy(zero_copy_only=False)]
+        return each
+
+    def customer_id_array(self, numbers: pa.Array) -> npt.NDArray[np.int64] | None:
+        """``customer_ids`` for distinct numbers as arrays: their ids in order, or None if
+        one is not found. Known numbers are looked up as one Arrow array (not a dict lookup
+        each: a chunk has some 20,000)."""
+        known_numbers, known_ids = self._known_numbers, self._known_ids
+        where = pc.index_in(numbers, value_set=known_numbers)
+        if where.null_count:
+            wanted = numbers.filter(where.is_null()).to_pylist()
+            fresh = self.customer_ids(wanted)
+            if len(fresh) < len(wanted):
+                return None
+            more = pa.array(list(fresh), type=pa.string())
+            more_ids = np.fromiter(fresh.values(), dtype=np.int64, count=len(fresh))
+            if not self.dry_run and len(known_ids) < _MAX_CACHED:
+                self._known_numbers = known_numbers = pa.concat_arrays([known_numbers, more])
+                self._known_ids = known_ids = np.concatenate((known_ids, more_ids))
+            else:
+                known_numbers = pa.concat_arrays([known_numbers, more])
+                known_ids = np.concatenate((known_ids, more_ids))
+            where = pc.index_in(numbers, value_set=known_numbers)
+        ids: npt.NDArray[np.int64] = known_ids[where.to_numpy(zero_copy_only=False)]
+        return ids
+
+    def reserve_ids(self, count: int) -> int:
+        """The first of ``count`` order ids of one block, reserved for this import.
+
+        Ids are reserved from the sequence for the rest of the file as its size tells
+        (``_allocate_ids`` locks the table while it draws them, so it waits for the chunks
+        being written): the chunks written at the same time (``_ParallelWrites``) take their
+        ids from the block. Ids left over when the import ends stay unused, like those of a
+        rolled-back insert.
+        """
+        if self._ids_left < count:
+            want = count
+            if not connection.in_atomic_block:
+                # Enough for the rest of the file, as far as its size tells.
+                want = count + min(_ID_BLOCK, self._rows_ahead)
+            with transaction.atomic():
+                ids = _allocate_ids(Order, want)
+            self._next_id, self._ids_left = ids[0], len(ids)
+        first = self._next_id
+        self._next_id += count
+        self._ids_left -= count
+        return first
+
+    def chunk_products(self, chunk: columnar.OrderColumns
+                       ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+        """Each order line's product id, and where it has none (products new to guanxi are
+        created, see ``products_by_sku``)."""
+        skus = [sku for sku in pc.unique(chunk.product).to_pylist() if sku]
+        products = self.products_by_sku(skus)
+        product_ids = np.zeros(len(chunk), dtype=np.int64)
+        no_product = np.ones(len(chunk), dtype=bool)
+        if skus:
+            index = pc.index_in(chunk.product, value_set=pa.array(skus, type=pa.string()))
+            no_product = index.is_null().to_numpy(zero_copy_only=False)
+            known = np.asarray([products[sku] for sku in skus], dtype=np.int64)
+            product_ids[~no_product] = known[index.drop_null().to_numpy(zero_copy_only=False)]
+        return product_ids, no_product
+
+    def write_new_columns(self, chunk: columnar.OrderColumns, cids: npt.NDArray[np.int64],
+                          products: tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]],
+                          first_id: int, *, guarded: bool = False) -> None:
+        """The chunk's orders, lines and events. ``guarded``: the rows they refer to are kept
+        by a ``_KeyGuard`` already, so they are not checked and locked here again."""
+        product_ids, no_product = products
+        with connection.cursor() as cursor:
+            # (See ``process``: a crash loses whole chunks, which the next run imports.)
+            cursor.execute("SET LOCAL synchronous_commit = off")
+        n = len(chunk)
+        order_ids = np.arange(first_id, first_id + n, dtype=np.int64)
+        if self._keys_per_chunk is None:
+            self._keys_per_chunk = _can_check_keys_per_chunk()
+        if self._keys_per_chunk:
+            if not guarded:
+                _check_keys(Customer, set(np.unique(cids).tolist()))
+                _check_keys(Product, set(np.unique(product_ids[~no_product]).tolist()))
+                if self.actor is not None:
+                    _check_keys(User, {self.actor.pk})
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL session_replication_role = replica")
+        _copy_binary(Order, ["id", "customer", "placed_at", "total", "external_id", "channel",
+                             "status", "currency"], [
+            pgcopy.int8(order_ids), pgcopy.int8(cids),
+            pgcopy.timestamptz_micros(chunk.utc_us),
+            pgcopy.numeric(chunk.amount_cents, max_digits=14),
+            _strings(chunk.external_id), _labels(chunk.channel), _labels(chunk.final_status),
+            _labels(chunk.currency)])
+        _copy_binary(OrderLine, ["order", "product", "quantity", "amount"], [
+            pgcopy.int8(order_ids), pgcopy.int8(product_ids, null=no_product),
+            pgcopy.numeric(chunk.quantity_milli, max_digits=12, scale=3),
+            pgcopy.numeric(chunk.amount_cents, max_digits=14)])
+        events.order_events_from_orders(first_order_id=first_id, last_order_id=first_id + n - 1,
+                                        actor_id=self.actor.pk if self.actor else None)
+        if self._keys_per_chunk:
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL session_replication_role = DEFAULT")
+        with self._lock:
+            self.result.created += n
+            self.note_purchase_columns(cids, chunk.utc_us, chunk.final_status)
+
+    def as_parsed(self, chunk: columnar.OrderColumns) -> _Parsed:
+        """A fast-lane chunk as the row path's orders (one line each), the same values."""
+        rows = chunk.rows.to_pylist()
+        lines = range(chunk.first_line, chunk.first_line + len(rows))
+        c_name = self.columns.get("customer_name")
+        names = [_cell(row, c_name)[:200] for row in rows] if c_name else [""] * len(rows)
+        epoch = dt.datetime(1970, 1, 1)
+        utcs = [epoch + dt.timedelta(microseconds=us) for us in chunk.utc_us.tolist()]
+        amounts = [Decimal(c).scaleb(-2) for c in chunk.amount_cents.tolist()]
+        quantities = [Decimal(q).scaleb(-3) for q in chunk.quantity_milli.tolist()]
+        orders: dict[str, _Order] = {}
+        for (ext, customer, name, utc, status, channel, currency, line, row, product,
+             quantity, amount) in zip(
+                chunk.external_id.to_pylist(), chunk.customer.to_pylist(), names, utcs,
+                chunk.status.to_pylist(), chunk.channel.to_pylist(),
+                chunk.currency.to_pylist(), lines, rows, chunk.product.to_pylist(),
+                quantities, amounts, strict=True):
+            orders[ext] = _Order(ext, customer, name, utc, status, channel, currency, line,
+                                 [(product, quantity, amount)], [(line, row)], amount)
+        _finish_orders(orders.values(), self.db_time)
+        return _Parsed(len(rows), orders, [], chunk.position)
+
+    def note_purchase_columns(self, cids: npt.NDArray[np.int64], utc_us: npt.NDArray[np.int64],
+                              statuses: pa.Array) -> None:
+        """``note_purchases`` for arrays: each customer's newest purchase in them."""
+        if self.dry_run:
+            return
+        purchase = pc.invert(pc.is_in(statuses, value_set=pa.array(
+            [str(s) for s in NOT_A_PURCHASE], type=pa.string()))).to_numpy(
+                zero_copy_only=False)
+        self._pending_columns.append((cids[purchase], utc_us[purchase]))
+        self._pending_count += int(purchase.sum())
+
+    def bound_pending(self) -> None:
+        """Keep the purchases noted for the end within ``_MAX_CACHED`` customers."""
+        if self._pending_count >= _MAX_CACHED:
+            self._fold_pending_columns()
+        if len(self._pending_last) >= _MAX_CACHED:
+            self.advance_last_purchase()
+
+    def _fold_pending_columns(self) -> None:
+        """The arrays of ``note_purchase_columns`` into ``_pending_last``."""
+        if not self._pending_columns:
+            return
+        cids = np.concatenate([c for c, _u in self._pending_columns])
+        micros = np.concatenate([u for _c, u in self._pending_columns])
+        self._pending_columns, self._pending_count = [], 0
+        if not len(cids):
+            return
+        order = np.lexsort((micros, cids))
+        cids, micros = cids[order], micros[order]
+        last = np.r_[cids[1:] != cids[:-1], True]  # each customer's newest
+        pending = self._pending_last
+        epoch = dt.datetime(1970, 1, 1)
+        for cid, us in zip(cids[last].tolist(), micros[last].tolist(), strict=True):
+            at = epoch + dt.timedelta(microseconds=us)
+            before = pending.get(cid)
+            if before is None or before < at:
+                pending[cid] = at
 
     def note_purchases(self, new: list[_Order], unchanged: list[tuple[int, _Order, str]],
                        customer_ids: dict[str, int]) -> None:
@@ -1594,6 +2191,7 @@ class _OrderImport(_Import[_Parsed]):
         of customers keeps it right without re-reading anyone's order history; customers
         already there are only looked at, not written.
         """
+        self._fold_pending_columns()
         pending, self._pending_last = self._pending_last, {}
         if not pending:
             return
