@@ -154,7 +154,8 @@ def _place_strings(out: U8, offset: npt.NDArray[np.int64], col: Column, lo: int,
                    hi: int) -> npt.NDArray[np.int64]:
     """Rows ``lo:hi`` of a ``strings`` column written at ``offset`` (length, then bytes); each
     row's size."""
-    assert col.offsets is not None and col.data is not None
+    assert col.offsets is not None
+    assert col.data is not None
     starts = col.offsets[lo:hi]
     lengths = col.offsets[lo + 1:hi + 1] - starts
     _windows(out)(4)[offset] = lengths.astype(">i4").view(np.uint8).reshape(-1, 4)

@@ -13,6 +13,11 @@ from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Any, TypeVar
 
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from guanxi.accounts.models import User
 from guanxi.core import clock
 from guanxi.customers.models import Customer, CustomerEvent, EventType
@@ -151,6 +156,60 @@ def order_events_from_orders(*, first_order_id: int, last_order_id: int,
             f"{actor}, {data} FROM {orders} WHERE id BETWEEN %s AND %s ORDER BY id",
             [OrderStatus.REFUNDED.value, EventType.ORDER_REFUNDED.value,
              EventType.ORDER_PLACED.value, actor_id, first_order_id, last_order_id])
+
+
+_JSON_UNSAFE = r'["\\\x00-\x1f]'  # what a JSON string would have to escape
+
+
+def order_events_copy(*, customer_ids: npt.NDArray[np.int64], order_ids: npt.NDArray[np.int64],
+                      external_ids: pa.Array, cents: npt.NDArray[np.int64],
+                      currencies: pa.Array, refunded: npt.NDArray[np.bool_],
+                      occurred_us: npt.NDArray[np.int64], actor_id: int | None) -> bool:
+    """``order_events_from_orders`` for orders given as arrays (PostgreSQL, the order import's
+    fast lane): the events are sent by binary COPY, their JSON made from the arrays, so the
+    server neither reads the orders back nor builds the JSON (a fifth of its work for an
+    event). The data is what ``order_event_rows`` writes. Returns False, writing nothing,
+    when an order number or a currency would need escaping in JSON: the caller then writes
+    them with ``order_events_from_orders``.
+    """
+    from django.db import connection
+
+    from guanxi.core import pgcopy
+
+    for text in (external_ids, currencies):
+        if len(text) and pc.any(pc.match_substring_regex(text, _JSON_UNSAFE)).as_py():
+            return False
+    n = len(order_ids)
+    magnitude = np.abs(cents)
+    # The total as ``numeric::text`` writes it: sign, whole part, "." and two decimals.
+    total = pc.binary_join_element_wise(
+        pa.array(np.where(cents < 0, "-", "")),
+        pc.binary_join_element_wise(
+            pa.array(magnitude // 100).cast(pa.string()),
+            pc.utf8_lpad(pa.array(magnitude % 100).cast(pa.string()), width=2, padding="0"),
+            "."), "")
+    data = pc.binary_join_element_wise(
+        "\x01{\"order_id\": ", pa.array(order_ids).cast(pa.string()), ", \"external_id\": \"",
+        external_ids, "\", \"total\": \"", total, "\", \"currency\": \"", currencies, "\"}", "")
+    _validity, offsets, values = data.buffers()
+    columns = [
+        pgcopy.int8(customer_ids), pgcopy.timestamptz_micros(occurred_us),
+        pgcopy.int8(np.full(n, actor_id or 0, dtype=np.int64),
+                    null=np.full(n, actor_id is None)),
+        pgcopy.text(refunded.astype(np.intp),
+                    [EventType.ORDER_PLACED.value, EventType.ORDER_REFUNDED.value]),
+        pgcopy.strings(np.frombuffer(offsets, dtype=np.int32)[data.offset:data.offset + n + 1]
+                       .astype(np.int64), np.frombuffer(values, dtype=np.uint8)),
+    ]
+    table = connection.ops.quote_name(CustomerEvent._meta.db_table)
+    with connection.cursor() as cursor, cursor.cursor.copy(
+            f"COPY {table} (customer_id, occurred_at, actor_id, type, data) "
+            "FROM STDIN (FORMAT BINARY)") as copy:
+        copy.write(pgcopy.HEADER)
+        for block in pgcopy.encode(columns):
+            copy.write(block)
+        copy.write(pgcopy.TRAILER)
+    return True
 
 
 def customers_created_events_bulk(*, customer_ids: Iterable[int], actor: User | None,

@@ -1302,6 +1302,7 @@ class _OrderImport(_Import["_Parsed | columnar.OrderColumns"]):
         self._lock = threading.Lock()  # the counts and purchases, written by two threads
         self._next_id, self._ids_left = 0, 0  # order ids reserved (``reserve_ids``)
         self._rows_ahead = 0  # rows the file still holds, about (``reserve_ids``)
+        self._settled = False  # see ``new_order_customers``
         self._keys_per_chunk: bool | None = None  # see ``_can_check_keys_per_chunk``
 
     @property
@@ -1390,8 +1391,9 @@ class _OrderImport(_Import["_Parsed | columnar.OrderColumns"]):
                     cids = self.new_order_customers(chunk,
                                                     look_for_stored=self._look_for_stored)
                 if cids is None:
-                    writers.drain()
-                    self.write_chunk(chunk)
+                    if not self._settled:
+                        writers.drain()
+                        self.write_chunk(chunk)
                 else:
                     assert isinstance(chunk, columnar.OrderColumns)
                     products = self.chunk_products(chunk)
@@ -1410,6 +1412,16 @@ class _OrderImport(_Import["_Parsed | columnar.OrderColumns"]):
                     self.bound_pending()
             self.write_held(writers)
             writers.drain()
+            # The customers' last purchases: two halves at once, one per connection (they
+            # lock different customers; each half is one UPDATE of its own).
+            self._fold_pending_columns()
+            items = sorted(self._pending_last.items())
+            self._pending_last = {}
+            half = (len(items) + 1) // 2
+            for part in (items[:half], items[half:]):
+                if part:
+                    writers.submit(pa.array([], type=pa.string()), ("last purchases", part))
+            writers.drain()
 
     def write_held(self, writers: _ParallelWrites) -> None:
         """The chunks a writer found an order of stored, through the row path, in order."""
@@ -1424,13 +1436,18 @@ class _OrderImport(_Import["_Parsed | columnar.OrderColumns"]):
     def write_in_worker(self, item: tuple[Any, ...]) -> bool:
         """A writer thread's work; False when a chunk's order is stored already (the chunk is
         then held for the row path)."""
+        if item[0] == "last purchases":
+            self.advance_last_purchase(dict(item[1]))
+            return True
         _kind, chunk, cids, products, first_id = item
         try:
             with transaction.atomic():
                 self.write_new_columns(chunk, cids, products, first_id,
                                        guarded=self._keys_per_chunk is True)
-        except IntegrityError as exc:
-            if getattr(getattr(exc.__cause__, "diag", None), "constraint_name",
+        except Exception as exc:
+            # (COPY runs on psycopg's own cursor: its error comes unwrapped by Django.)
+            cause = exc if hasattr(exc, "diag") else exc.__cause__
+            if getattr(getattr(cause, "diag", None), "constraint_name",
                        None) == "order_external_id_unique":
                 return False
             raise
@@ -1965,7 +1982,8 @@ class _OrderImport(_Import["_Parsed | columnar.OrderColumns"]):
         """
         cids = self.new_order_customers(chunk)
         if cids is None:
-            self.process(self.as_parsed(chunk))
+            if not self._settled:
+                self.process(self.as_parsed(chunk))
             return
         self.write_new_columns(chunk, cids, self.chunk_products(chunk),
                                self.reserve_ids(len(chunk)))
@@ -1973,19 +1991,111 @@ class _OrderImport(_Import["_Parsed | columnar.OrderColumns"]):
     def new_order_customers(self, chunk: columnar.OrderColumns, *, look_for_stored: bool = True
                             ) -> npt.NDArray[np.int64] | None:
         """The customer id of each of the chunk's orders if every customer is known and (when
-        ``look_for_stored``) no order is stored yet, a first import's chunk; else None."""
+        ``look_for_stored``) no order is stored yet, a first import's chunk; else None.
+
+        A chunk whose orders are all stored as the file says (a re-import's) is counted
+        unchanged here, its customers' purchases noted, and None returned with
+        ``self._settled`` set: nothing is left to write."""
+        self._settled = False
         customers = pc.unique(chunk.customer)
         ids = self.customer_id_array(customers)
         if ids is None:
             return None
-        if look_for_stored:
-            table = connection.ops.quote_name(Order._meta.db_table)
-            match, params = _pg_array(chunk.external_id.to_pylist())
-            if _select(f"SELECT 1 FROM {table} WHERE external_id {match} LIMIT 1", params):
-                return None
         each: npt.NDArray[np.int64] = ids[
             pc.index_in(chunk.customer, value_set=customers).to_numpy(zero_copy_only=False)]
+        if look_for_stored:
+            stored = self.stored_columns(chunk)
+            if stored is None:
+                return each
+            if self.same_as_stored(chunk, each, stored):
+                self._settled = True
+            return None
         return each
+
+    def stored_columns(self, chunk: columnar.OrderColumns
+                       ) -> dict[str, npt.NDArray[Any]] | None:
+        """What is stored of the chunk's orders, as arrays in the chunk's order; None if none
+        is stored. Absent orders have ``found`` False.
+
+        One query sends the rows packed as fixed-width binary records (see
+        ``core.arrays.read_columns``); texts travel as their position in the lists given
+        (0: none of them); each order's line count and, for an order of one line, its line.
+        """
+        statuses = [str(s) for s in OrderStatus.values]
+        currencies = pc.unique(chunk.currency).to_pylist()
+        channels = pc.unique(chunk.channel).to_pylist()
+        orders = connection.ops.quote_name(Order._meta.db_table)
+        lines = connection.ops.quote_name(OrderLine._meta.db_table)
+        match, params = _pg_array(chunk.external_id.to_pylist())
+        array = match.removeprefix("= ANY(").removesuffix(")")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT string_agg(int4send(u.i::int4) || int8send(o.customer_id) "
+                "|| int8send((extract(epoch FROM o.placed_at) * 1000000)::int8) "
+                "|| int8send((o.total * 100)::int8) "
+                "|| int4send(coalesce(array_position(%s::text[], o.status::text), 0)) "
+                "|| int4send(coalesce(array_position(%s::text[], o.currency::text), 0)) "
+                "|| int4send(coalesce(array_position(%s::text[], o.channel::text), 0)) "
+                "|| int4send(l.n::int4) || int8send(coalesce(l.product, -1)) "
+                "|| int8send(coalesce((l.quantity * 1000)::int8, 0)) "
+                "|| int8send(coalesce((l.amount * 100)::int8, 0)), ''::bytea) "
+                f"FROM unnest({array}) WITH ORDINALITY AS u(ext, i) "
+                f"JOIN {orders} o ON o.external_id = u.ext "
+                "CROSS JOIN LATERAL (SELECT count(*) AS n, min(product_id) AS product, "
+                "min(quantity) AS quantity, min(amount) AS amount "
+                f"FROM {lines} WHERE order_id = o.id) AS l",
+                [statuses, currencies, channels, *params])
+            packed = cursor.fetchone()[0]
+        if packed is None:
+            return None
+        record = np.dtype([("i", ">i4"), ("customer", ">i8"), ("us", ">i8"), ("cents", ">i8"),
+                           ("status", ">i4"), ("currency", ">i4"), ("channel", ">i4"),
+                           ("lines", ">i4"), ("product", ">i8"), ("milli", ">i8"),
+                           ("amount", ">i8")])
+        rows = np.frombuffer(bytes(packed), dtype=record)
+        n = len(chunk)
+        at = rows["i"].astype(np.int64) - 1
+        found = np.zeros(n, dtype=bool)
+        found[at] = True
+        out: dict[str, npt.NDArray[Any]] = {"found": found}
+        for name in (record.names or ())[1:]:
+            column = np.zeros(n, dtype=np.int64)
+            column[at] = rows[name]
+            out[name] = column
+        out["status_label"] = np.asarray(["", *statuses], dtype=object)[out["status"]]
+        out["currency_label"] = np.asarray(["", *currencies], dtype=object)[out["currency"]]
+        out["channel_label"] = np.asarray(["", *channels], dtype=object)[out["channel"]]
+        return out
+
+    def same_as_stored(self, chunk: columnar.OrderColumns, cids: npt.NDArray[np.int64],
+                       stored: dict[str, npt.NDArray[Any]]) -> bool:
+        """True, with the chunk counted unchanged, when every order of it is stored as the
+        file says (``_same``'s rules); else False and nothing counted."""
+        if not stored["found"].all():
+            return False
+        product_ids, no_product = self.chunk_products(chunk)
+        status = np.asarray(chunk.status.to_pylist(), dtype=object)
+        final = np.asarray(chunk.final_status.to_pylist(), dtype=object)
+        channel = np.asarray(chunk.channel.to_pylist(), dtype=object)
+        currency = np.asarray(chunk.currency.to_pylist(), dtype=object)
+        s_status = stored["status_label"]
+        # A status counts when the file gives one or the total makes the order a refund.
+        counts = (status != "") | (final == OrderStatus.REFUNDED.value)
+        same = ((stored["customer"] == cids) & (stored["currency_label"] == currency)
+                & ((channel == "") | (stored["channel_label"] == channel))
+                & ~((final != s_status) & counts)
+                & (stored["us"] == chunk.utc_us) & (stored["cents"] == chunk.amount_cents)
+                & (stored["lines"] == 1)
+                & (stored["product"] == np.where(no_product, -1, product_ids))
+                & (stored["milli"] == chunk.quantity_milli)
+                & (stored["amount"] == chunk.amount_cents))
+        if not same.all():
+            return False
+        with self._lock:
+            self.result.unchanged += len(chunk)
+            self.note_purchase_columns(cids, chunk.utc_us,
+                                       pa.array(list(s_status), type=pa.string()))
+        return True
 
     def customer_id_array(self, numbers: pa.Array) -> npt.NDArray[np.int64] | None:
         """``customer_ids`` for distinct numbers as arrays: their ids in order, or None if
@@ -2079,8 +2189,15 @@ class _OrderImport(_Import["_Parsed | columnar.OrderColumns"]):
             pgcopy.int8(order_ids), pgcopy.int8(product_ids, null=no_product),
             pgcopy.numeric(chunk.quantity_milli, max_digits=12, scale=3),
             pgcopy.numeric(chunk.amount_cents, max_digits=14)])
-        events.order_events_from_orders(first_order_id=first_id, last_order_id=first_id + n - 1,
-                                        actor_id=self.actor.pk if self.actor else None)
+        actor_id = self.actor.pk if self.actor else None
+        if not events.order_events_copy(
+                customer_ids=cids, order_ids=order_ids, external_ids=chunk.external_id,
+                cents=chunk.amount_cents, currencies=chunk.currency,
+                refunded=pc.equal(chunk.final_status, OrderStatus.REFUNDED.value).to_numpy(
+                    zero_copy_only=False),
+                occurred_us=chunk.utc_us, actor_id=actor_id):
+            events.order_events_from_orders(first_order_id=first_id,
+                                            last_order_id=first_id + n - 1, actor_id=actor_id)
         if self._keys_per_chunk:
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL session_replication_role = DEFAULT")
@@ -2184,15 +2301,19 @@ class _OrderImport(_Import["_Parsed | columnar.OrderColumns"]):
             logger.warning("could not update last purchases after a failed import",
                            exc_info=True)
 
-    def advance_last_purchase(self) -> None:
+    def advance_last_purchase(self, pending: dict[int, dt.datetime] | None = None) -> None:
         """Move each noted customer's last purchase forward to their newest order, set-based.
 
         New orders can only make ``last_purchase_at`` later, so one UPDATE ... FROM per batch
         of customers keeps it right without re-reading anyone's order history; customers
         already there are only looked at, not written.
+
+        ``pending`` (customer id -> newest purchase) instead of what this import noted: the
+        parallel writing moves two halves at once.
         """
-        self._fold_pending_columns()
-        pending, self._pending_last = self._pending_last, {}
+        if pending is None:
+            self._fold_pending_columns()
+            pending, self._pending_last = self._pending_last, {}
         if not pending:
             return
         table = connection.ops.quote_name(Customer._meta.db_table)
