@@ -302,12 +302,6 @@ class TestSameResultEitherLane:
         assert_same(fast, rows)
         assert fast["orders"]["A20"][3] == Decimal("3.00")
 
-
-    @pytest.mark.xfail(strict=True, reason=(
-        "bug: the error report's rows come in another order when the fast lane cuts the file "
-        "into other chunks than the row path (blank lines, line breaks in values): within a "
-        "chunk the row path reports parse rejects before lookup rejects, so the same file "
-        "gives line 5 before line 4 by blocks and line 4 before line 5 by rows"))
     def test_the_error_report_lists_rows_in_the_same_order_either_lane(
             self, manager: User, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         # Given a blank line, then an unknown customer and an impossible date
@@ -324,8 +318,10 @@ class TestSameResultEitherLane:
 
         fast, rows = both_lanes(monkeypatch, run)
         assert report_rows(fast["report"]) == report_rows(rows["report"])
-        # Then the report is the same, row for row
+        # Then the report is the same, row for row, from top to bottom
         assert fast["report"] == rows["report"]
+        lines = list(csv.reader(io.StringIO(fast["report"], newline="")))
+        assert [int(row[-3]) for row in lines[1:]] == [4, 5]
 
 
 # ---------------------------------------------------------------------------------------------

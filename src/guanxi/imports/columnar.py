@@ -199,28 +199,59 @@ def _mapped(column: pa.Array, convert: Callable[[str], str]) -> pa.Array:
     return pa.array(values, type=pa.string()).take(indices)
 
 
+def _digits(raw: pa.Array, lengths: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The ASCII bytes of text values of at most 19 characters, one row each (zero-padded)."""
+    _validity, offsets, data = raw.buffers()
+    off = np.frombuffer(offsets, dtype=np.int32)[raw.offset:raw.offset + len(raw)].astype(
+        np.int64)
+    chars = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(
+        0, dtype=np.uint8)
+    out = np.full((len(raw), 19), ord("0"), dtype=np.int64)
+    for width in np.unique(lengths).tolist():
+        rows = np.flatnonzero(lengths == width)
+        out[rows, :width] = chars[off[rows, None] + np.arange(width)]
+    return out - ord("0")
+
+
+_DAYS_BEFORE_MONTH = np.array([0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334],
+                              dtype=np.int64)
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+
+
 def _micros(raw: pa.Array) -> npt.NDArray[np.int64] | None:
-    """``YYYY-MM-DD[ HH:MM[:SS]]`` as microseconds since 1970 (wall clock), or None."""
+    """``YYYY-MM-DD[ HH:MM[:SS]]`` as microseconds since 1970 (wall clock), or None if a value
+    has another shape or is no real time (2024-02-30, 25:00, 13:45:60, year 0).
+
+    The shape is checked by the pattern; the fields are read from the characters' fixed
+    places with numpy and checked as ``datetime`` checks them.
+    """
     if not pc.all(pc.match_substring_regex(raw, _ISO)).as_py():
         return None
-    length = pc.utf8_length(raw)
-    full = pc.if_else(pc.equal(length, 10), pc.binary_join_element_wise(raw, " 00:00:00", ""),
-                      pc.if_else(pc.equal(length, 16),
-                                 pc.binary_join_element_wise(raw, ":00", ""), raw))
-    at = pc.strptime(full, format="%Y-%m-%d %H:%M:%S", unit="us", error_is_null=True)
-    # An impossible date or time (2024-02-30, 25:00, 13:45:60) is null or moved to another
-    # (strptime makes 2024-02-30 March 1st): only a time that writes back as it was read holds.
-    if at.null_count or not pc.all(pc.equal(
-            pc.strftime(at.cast(pa.timestamp("s")), format="%Y-%m-%d %H:%M:%S"), full)).as_py():
+    lengths = pc.binary_length(raw).to_numpy(zero_copy_only=False).astype(np.int64)
+    d = _digits(raw, lengths)
+    year = d[:, 0] * 1000 + d[:, 1] * 100 + d[:, 2] * 10 + d[:, 3]
+    month = d[:, 5] * 10 + d[:, 6]
+    day = d[:, 8] * 10 + d[:, 9]
+    hour = d[:, 11] * 10 + d[:, 12]
+    minute = d[:, 14] * 10 + d[:, 15]
+    second = d[:, 17] * 10 + d[:, 18]
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    if not ((year >= 1).all() and ((month >= 1) & (month <= 12)).all()):
         return None
-    micros: npt.NDArray[np.int64] = at.cast(pa.int64()).to_numpy(zero_copy_only=False)
-    # ``datetime`` knows years 1 to 9999 only.
-    if len(micros) and int(micros.min()) < _YEAR_ONE_US:
+    month_days = _MONTH_DAYS[month] + ((month == 2) & leap)
+    if not (((day >= 1) & (day <= month_days)).all() and (hour < 24).all()
+            and (minute < 60).all() and (second < 60).all()):
         return None
+    # Days since 1970-01-01 of the proleptic Gregorian calendar (as ``datetime`` counts).
+    y = year - 1
+    days = (y * 365 + y // 4 - y // 100 + y // 400 + _DAYS_BEFORE_MONTH[month]
+            + ((month > 2) & leap) + day - 1) - _EPOCH_ORDINAL
+    micros: npt.NDArray[np.int64] = (days * 86_400 + hour * 3_600 + minute * 60
+                                     + second) * 1_000_000
     return micros
 
 
-_YEAR_ONE_US = (dt.datetime(1, 1, 1) - dt.datetime(1970, 1, 1)) // dt.timedelta(microseconds=1)
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal() - 1  # days from 0001-01-01 to 1970-01-01
 
 
 def _cents(raw: pa.Array) -> npt.NDArray[np.int64] | None:

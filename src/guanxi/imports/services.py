@@ -152,27 +152,40 @@ class _Reject(Exception):
 
 
 class _ErrorReport:
-    """The rejected rows, written as they come (a CSV Excel opens with Chinese intact)."""
+    """The rejected rows (a CSV Excel opens with Chinese intact), written a chunk at a time in
+    the order of their lines: a chunk's rows are checked in several passes (values, then
+    customers, then stored records), and however the file was cut into chunks, the report
+    reads from top to bottom."""
 
     def __init__(self, path: Path, headers: list[str]) -> None:
         self.path = path
         self.columns = [h for h in headers if h not in REPORT_COLUMNS]
         self._fh: IO[str] | None = None
         self._writer: Any = None
+        self._waiting: list[tuple[int, list[Any]]] = []
         self.count = 0
 
     def add(self, line: int, row: Row, field: str, reason: str) -> None:
+        values = [text(row.get(c)) for c in self.columns]
+        self._waiting.append((line, [*values, line, field, reason]))
+        self.count += 1
+
+    def flush(self) -> None:
+        """Write the rows added since the last flush, by line."""
+        if not self._waiting:
+            return
         if self._writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # utf-8-sig: the BOM is how Excel knows the file is UTF-8 and shows 张伟, not mojibake.
             self._fh = self.path.open("w", encoding="utf-8-sig", newline="")
             self._writer = csv.writer(self._fh)
             self._writer.writerow([*self.columns, *REPORT_COLUMNS])
-        values = [text(row.get(c)) for c in self.columns]
-        self._writer.writerow([*values, line, field, reason])
-        self.count += 1
+        self._waiting.sort(key=itemgetter(0))  # (stable: a row's reasons keep their order)
+        self._writer.writerows(row for _line, row in self._waiting)
+        self._waiting = []
 
     def close(self) -> None:
+        self.flush()
         if self._fh is not None:
             self._fh.close()
 
@@ -814,6 +827,8 @@ class _Import(Generic[ChunkT]):
                 # The same code path as a real import, rolled back: the counts and the error
                 # report are exactly what the real run will give.
                 transaction.set_rollback(True)
+        assert self.report is not None
+        self.report.flush()
 
     def _progress(self, table: TableReader, run: ImportRun | None, done: int) -> None:
         total = table.size
@@ -1291,9 +1306,6 @@ class _OrderImport(_Import["_Parsed | columnar.OrderColumns"]):
         self._statuses: dict[str, str] = {}
         self._db_time: _DbTime | None = None
         self._customers: dict[str, int] = {}  # customer number -> id, as looked up
-        # The same for the fast lane, as arrays (``customer_id_array``).
-        self._known_numbers: pa.Array = pa.array([], type=pa.string())
-        self._known_ids: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
         # customer id -> their newest purchase seen by this import (naive UTC), not yet stored
         self._pending_last: dict[int, dt.datetime] = {}
         # The same from fast-lane chunks: (customer ids, naive UTC microseconds) per chunk.
@@ -2098,27 +2110,13 @@ class _OrderImport(_Import["_Parsed | columnar.OrderColumns"]):
         return True
 
     def customer_id_array(self, numbers: pa.Array) -> npt.NDArray[np.int64] | None:
-        """``customer_ids`` for distinct numbers as arrays: their ids in order, or None if
-        one is not found. Known numbers are looked up as one Arrow array (not a dict lookup
-        each: a chunk has some 20,000)."""
-        known_numbers, known_ids = self._known_numbers, self._known_ids
-        where = pc.index_in(numbers, value_set=known_numbers)
-        if where.null_count:
-            wanted = numbers.filter(where.is_null()).to_pylist()
-            fresh = self.customer_ids(wanted)
-            if len(fresh) < len(wanted):
-                return None
-            more = pa.array(list(fresh), type=pa.string())
-            more_ids = np.fromiter(fresh.values(), dtype=np.int64, count=len(fresh))
-            if not self.dry_run and len(known_ids) < _MAX_CACHED:
-                self._known_numbers = known_numbers = pa.concat_arrays([known_numbers, more])
-                self._known_ids = known_ids = np.concatenate((known_ids, more_ids))
-            else:
-                known_numbers = pa.concat_arrays([known_numbers, more])
-                known_ids = np.concatenate((known_ids, more_ids))
-            where = pc.index_in(numbers, value_set=known_numbers)
-        ids: npt.NDArray[np.int64] = known_ids[where.to_numpy(zero_copy_only=False)]
-        return ids
+        """``customer_ids`` for distinct numbers: their ids in order, or None if one is not
+        found."""
+        values = numbers.to_pylist()
+        found = self.customer_ids(values)
+        if len(found) < len(values):
+            return None
+        return np.fromiter(map(found.__getitem__, values), dtype=np.int64, count=len(values))
 
     def reserve_ids(self, count: int) -> int:
         """The first of ``count`` order ids of one block, reserved for this import.
