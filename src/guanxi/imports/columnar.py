@@ -50,6 +50,10 @@ __all__ = [
     "trailing_group",
 ]
 
+# Arrow's own allocator (mimalloc) kept what the blocks had used, per thread: an import of
+# 1,000,000 rows ended with some 110 MB more RSS than with the C library's, which gives back.
+pa.set_memory_pool(pa.system_memory_pool())
+
 # What ``str.strip()`` strips: every character ``str.isspace`` accepts.
 WHITESPACE = "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
 # ``parsing._ISO`` and ``parsing._PLAIN_ASCII`` as whole-value patterns.
