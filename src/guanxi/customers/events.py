@@ -11,16 +11,16 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
-from typing import Any, TypeVar
-
-import numpy as np
-import numpy.typing as npt
-import pyarrow as pa
-import pyarrow.compute as pc
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from guanxi.accounts.models import User
 from guanxi.core import clock
 from guanxi.customers.models import Customer, CustomerEvent, EventType
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+    import pyarrow as pa
 
 T = TypeVar("T")
 
@@ -172,6 +172,9 @@ def order_events_copy(*, customer_ids: npt.NDArray[np.int64], order_ids: npt.NDA
     when an order number or a currency would need escaping in JSON: the caller then writes
     them with ``order_events_from_orders``.
     """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
     from django.db import connection
 
     from guanxi.core import pgcopy

@@ -32,6 +32,7 @@ import csv
 import datetime as dt
 import gc
 import hashlib
+import importlib
 import io
 import itertools
 import json
@@ -49,13 +50,11 @@ from dataclasses import fields as dataclass_fields
 from decimal import ROUND_HALF_UP, Decimal
 from operator import itemgetter
 from pathlib import Path
-from typing import IO, Any, Generic, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
-import pyarrow as pa
-import pyarrow.compute as pc
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, models, transaction
 from django.db.models import Max, OuterRef, Subquery
@@ -78,7 +77,6 @@ from guanxi.customers.models import (
 )
 from guanxi.customers.normalize import name_pinyin
 from guanxi.customers.services import clean_customer_fields, customer_update
-from guanxi.imports import columnar
 from guanxi.imports.errors import ImportErrorCode, ImportFileError
 from guanxi.imports.mapping import map_headers, require_fields
 from guanxi.imports.models import ImportKind, ImportRun, ImportStatus
@@ -101,6 +99,31 @@ __all__ = ["CHUNK_SIZE", "ImportResult", "ProgressCallback", "import_customers",
            "import_interactions", "import_orders"]
 
 logger = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from typing_extensions import TypeIs
+
+    from guanxi.imports import columnar
+else:
+    # Arrow (some 40 MB a process) is loaded by the fast lane only: a SQLite import, the web
+    # workers and the task worker never need it.
+    class _Lazy:
+        def __init__(self, name: str) -> None:
+            self._name = name
+
+        def __getattr__(self, attr: str) -> Any:
+            return getattr(importlib.import_module(self._name), attr)
+
+    pa, pc = _Lazy("pyarrow"), _Lazy("pyarrow.compute")
+    columnar = _Lazy("guanxi.imports.columnar")
+
+
+def _is_columns(chunk: object) -> TypeIs[columnar.OrderColumns]:
+    """Is ``chunk`` a fast-lane chunk? (Without loading Arrow when it is not.)"""
+    module = sys.modules.get("guanxi.imports.columnar")
+    return module is not None and isinstance(chunk, module.OrderColumns)
 
 CHUNK_SIZE = 20000
 REPORT_COLUMNS = ("_line", "_field", "_reason")
@@ -1251,11 +1274,11 @@ def _pack(parsed: _Parsed) -> tuple[Any, ...]:
 
 def _pack_any(item: _Parsed | columnar.OrderColumns) -> Any:
     """``_pack`` for the row path's chunks; the fast lane's arrays pickle as they are."""
-    return item if isinstance(item, columnar.OrderColumns) else _pack(item)
+    return item if _is_columns(item) else _pack(item)
 
 
 def _unpack_any(packed: Any) -> _Parsed | columnar.OrderColumns:
-    return packed if isinstance(packed, columnar.OrderColumns) else _unpack(packed)
+    return packed if _is_columns(packed) else _unpack(packed)
 
 
 def _unpack(packed: tuple[Any, ...]) -> _Parsed:
@@ -1401,7 +1424,7 @@ class _OrderImport(_Import["_Parsed | columnar.OrderColumns"]):
                 self.result.read += len(chunk)
                 self.write_held(writers)
                 cids = None
-                if isinstance(chunk, columnar.OrderColumns):
+                if _is_columns(chunk):
                     while not writers.wait_for(chunk.external_id):
                         self.write_held(writers)
                     cids = self.new_order_customers(chunk,
@@ -1893,7 +1916,7 @@ class _OrderImport(_Import["_Parsed | columnar.OrderColumns"]):
             ((products.get(p) if p else None, q, a) for p, q, a in order.lines), key=_line_key)
 
     def process(self, chunk: _Parsed | columnar.OrderColumns) -> None:
-        if isinstance(chunk, columnar.OrderColumns):
+        if _is_columns(chunk):
             self.process_columns(chunk)
             return
         if connection.vendor == "postgresql":
