@@ -53,14 +53,12 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
-import numpy as np
-import numpy.typing as npt
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, models, transaction
 from django.db.models import Max, OuterRef, Subquery
 
 from guanxi.accounts.models import User
-from guanxi.core import clock, pgcopy
+from guanxi.core import clock
 from guanxi.core.errors import GuanxiError
 from guanxi.core.money import CENT
 from guanxi.customers import events
@@ -101,14 +99,17 @@ __all__ = ["CHUNK_SIZE", "ImportResult", "ProgressCallback", "import_customers",
 logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
     import pyarrow as pa
     import pyarrow.compute as pc
     from typing_extensions import TypeIs
 
+    from guanxi.core import pgcopy
     from guanxi.imports import columnar
 else:
-    # Arrow (some 40 MB a process) is loaded by the fast lane only: a SQLite import, the web
-    # workers and the task worker never need it.
+    # Arrow and numpy (some 40 and 20 MB a process) are loaded by the fast lane only: a SQLite
+    # import (two processes, issue #2's 500 MB), the web and task workers do without.
     class _Lazy:
         def __init__(self, name: str) -> None:
             self._name = name
@@ -116,8 +117,8 @@ else:
         def __getattr__(self, attr: str) -> Any:
             return getattr(importlib.import_module(self._name), attr)
 
-    pa, pc = _Lazy("pyarrow"), _Lazy("pyarrow.compute")
-    columnar = _Lazy("guanxi.imports.columnar")
+    pa, pc, np = _Lazy("pyarrow"), _Lazy("pyarrow.compute"), _Lazy("numpy")
+    columnar, pgcopy = _Lazy("guanxi.imports.columnar"), _Lazy("guanxi.core.pgcopy")
 
 
 def _is_columns(chunk: object) -> TypeIs[columnar.OrderColumns]:
