@@ -172,6 +172,11 @@ def test_parameters_are_recovered_from_simulated_customers() -> None:
     assert model.n_iter_ > 0
 
 
+# Four kinds of customer are too few to bound a and b: the likelihood keeps rising along the
+# ridge where a and b grow together (the drop-out probability fixed), and SciPy 1.16+'s
+# L-BFGS-B stops there as ABNORMAL, which fit() reports. The weighted and the repeated data
+# take the very same path, which is what this test is about.
+@pytest.mark.filterwarnings("ignore::guanxi.analytics.errors.ConvergenceWarning")
 def test_weights_are_frequency_weights() -> None:
     x, t_x, T = np.array([0, 1, 3, 0]), np.array([0.0, 5.0, 20.0, 0.0]), np.array([30.0] * 4)
     repeated = BGNBD().fit(np.repeat(x, [3, 1, 2, 1]), np.repeat(t_x, [3, 1, 2, 1]),
