@@ -37,6 +37,10 @@ twice, at load 4-5.5: PostgreSQL first import 5.3 + 3.9 s -> 2.7 + 3.8 s and 5.6
 2.5 + 3.3 s, re-import Python 5.6 -> 3.0 s and 5.2 -> 2.6 s; SQLite first import 8.0 -> 6.0 s
 and 7.8 -> 5.2 s, re-import 5.8 -> 3.0 s and 5.2 -> 2.9 s. The PostgreSQL server is now the
 larger figure; at load 1.9 the first import ran at 42,000 rows/s, the re-import at 67,000.
+Since 2026-11-24 a PostgreSQL import of this file takes the fast lane (Arrow blocks, binary
+COPY from two writer connections; ``docs/import.md``, fifth round): the server CPU printed is
+the whole server's, both writers' backends included, and the first line prints a machine
+reference (ten million Python additions) to compare runs on shared machines by.
 ``GUANXI_BENCH_PG_DB`` names the PostgreSQL database (default ``guanxi_bench_import``) so
 that two runs on one server do not collide.
 The 1,000,000-row figures of issue #2 need a quiet machine: run the two commands above.
