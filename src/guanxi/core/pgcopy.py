@@ -29,8 +29,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["HEADER", "TRAILER", "Column", "date", "encode", "float8", "int2", "int4", "int8",
-           "numeric", "strings", "text", "timestamptz", "timestamptz_micros"]
+__all__ = ["HEADER", "TRAILER", "Column", "arrow_strings", "copy", "date", "encode", "float8",
+           "int2", "int4", "int8", "numeric", "strings", "text", "timestamptz",
+           "timestamptz_micros"]
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
 TRAILER = b"\xff\xff"
@@ -148,6 +149,28 @@ def strings(offsets: npt.ArrayLike, data: npt.ArrayLike) -> Column:
     off = np.asarray(offsets, dtype=np.int64)
     return Column(offsets=off, data=np.frombuffer(data, dtype=np.uint8)  # type: ignore[call-overload]
                   if not isinstance(data, np.ndarray) else data)
+
+
+def arrow_strings(values: Any) -> Column:
+    """An Apache Arrow string array as a ``strings`` column, on its own buffers (no copy).
+
+    (Any object with Arrow's ``buffers()`` and ``offset`` will do: this module does not load
+    Arrow.)"""
+    _validity, offsets, data = values.buffers()
+    start = values.offset
+    off = np.frombuffer(offsets, dtype=np.int32)[start:start + len(values) + 1]
+    return strings(off.astype(np.int64), np.frombuffer(data, dtype=np.uint8)
+                   if data is not None else np.zeros(0, dtype=np.uint8))
+
+
+def copy(cursor: Any, table: str, names: Sequence[str], columns: Sequence[Column]) -> None:
+    """Load ``columns`` into ``table``'s columns ``names`` (both quoted already) with one
+    ``COPY ... (FORMAT BINARY)`` on a psycopg cursor (Django's ``cursor.cursor``)."""
+    with cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN (FORMAT BINARY)") as out:
+        out.write(HEADER)
+        for block in encode(columns):
+            out.write(block)
+        out.write(TRAILER)
 
 
 def _place_strings(out: U8, offset: npt.NDArray[np.int64], col: Column, lo: int,

@@ -194,24 +194,19 @@ def order_events_copy(*, customer_ids: npt.NDArray[np.int64], order_ids: npt.NDA
     data = pc.binary_join_element_wise(
         "\x01{\"order_id\": ", pa.array(order_ids).cast(pa.string()), ", \"external_id\": \"",
         external_ids, "\", \"total\": \"", total, "\", \"currency\": \"", currencies, "\"}", "")
-    _validity, offsets, values = data.buffers()
     columns = [
         pgcopy.int8(customer_ids), pgcopy.timestamptz_micros(occurred_us),
         pgcopy.int8(np.full(n, actor_id or 0, dtype=np.int64),
                     null=np.full(n, actor_id is None)),
         pgcopy.text(refunded.astype(np.intp),
                     [EventType.ORDER_PLACED.value, EventType.ORDER_REFUNDED.value]),
-        pgcopy.strings(np.frombuffer(offsets, dtype=np.int32)[data.offset:data.offset + n + 1]
-                       .astype(np.int64), np.frombuffer(values, dtype=np.uint8)),
+        pgcopy.arrow_strings(data),
     ]
-    table = connection.ops.quote_name(CustomerEvent._meta.db_table)
-    with connection.cursor() as cursor, cursor.cursor.copy(
-            f"COPY {table} (customer_id, occurred_at, actor_id, type, data) "
-            "FROM STDIN (FORMAT BINARY)") as copy:
-        copy.write(pgcopy.HEADER)
-        for block in pgcopy.encode(columns):
-            copy.write(block)
-        copy.write(pgcopy.TRAILER)
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        pgcopy.copy(cursor.cursor, quote(CustomerEvent._meta.db_table),
+                    [quote(c) for c in ("customer_id", "occurred_at", "actor_id", "type", "data")],
+                    columns)
     return True
 
 

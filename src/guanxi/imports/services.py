@@ -407,23 +407,10 @@ class _ParallelWrites:
 def _copy_binary(model: type[models.Model], names: list[str],
                  columns: Sequence[pgcopy.Column]) -> None:
     """COPY columns of arrays in the binary format (PostgreSQL; ``core.pgcopy``)."""
-    table = connection.ops.quote_name(model._meta.db_table)
-    cols = ", ".join(connection.ops.quote_name(c) for c in _columns(model, names))
-    with connection.cursor() as cursor, cursor.cursor.copy(
-            f"COPY {table} ({cols}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.write(pgcopy.HEADER)
-        for block in pgcopy.encode(columns):
-            copy.write(block)
-        copy.write(pgcopy.TRAILER)
-
-
-def _strings(values: pa.Array) -> pgcopy.Column:
-    """An Arrow string array as a ``pgcopy.strings`` column (its own buffers, not copied)."""
-    _validity, offsets, data = values.buffers()
-    start = values.offset
-    off = np.frombuffer(offsets, dtype=np.int32)[start:start + len(values) + 1]
-    return pgcopy.strings(off.astype(np.int64), np.frombuffer(data, dtype=np.uint8)
-                          if data is not None else np.zeros(0, dtype=np.uint8))
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        pgcopy.copy(cursor.cursor, quote(model._meta.db_table),
+                    [quote(c) for c in _columns(model, names)], columns)
 
 
 def _labels(values: pa.Array) -> pgcopy.Column:
@@ -1342,7 +1329,6 @@ class _OrderImport(_Import["_Parsed | columnar.OrderColumns"]):
         self._lock = threading.Lock()  # the counts and purchases, written by two threads
         self._next_id, self._ids_left = 0, 0  # order ids reserved (``reserve_ids``)
         self._rows_ahead = 0  # rows the file still holds, about (``reserve_ids``)
-        self._settled = False  # see ``new_order_customers``
         self._keys_per_chunk: bool | None = None  # see ``_can_check_keys_per_chunk``
 
     @property
@@ -1424,17 +1410,15 @@ class _OrderImport(_Import["_Parsed | columnar.OrderColumns"]):
             for chunk in chunks:
                 self.result.read += len(chunk)
                 self.write_held(writers)
-                cids = None
+                cids: npt.NDArray[np.int64] | bool = False
                 if _is_columns(chunk):
                     while not writers.wait_for(chunk.external_id):
                         self.write_held(writers)
-                    cids = self.new_order_customers(chunk,
-                                                    look_for_stored=self._look_for_stored)
-                if cids is None:
-                    if not self._settled:
-                        writers.drain()
-                        self.write_chunk(chunk)
-                else:
+                    cids = self.sort_chunk(chunk, look_for_stored=self._look_for_stored)
+                if cids is False:
+                    writers.drain()
+                    self.write_chunk(chunk)
+                elif cids is not True:
                     assert isinstance(chunk, columnar.OrderColumns)
                     products = self.chunk_products(chunk)
                     # (The file's rows so far took this many bytes each.)
@@ -2020,36 +2004,30 @@ class _OrderImport(_Import["_Parsed | columnar.OrderColumns"]):
         A chunk with an order already stored or a customer not found goes the row path
         (``process``), which compares, reports and creates exactly as for any other chunk.
         """
-        cids = self.new_order_customers(chunk)
-        if cids is None:
-            if not self._settled:
-                self.process(self.as_parsed(chunk))
+        cids = self.sort_chunk(chunk)
+        if cids is False:
+            self.process(self.as_parsed(chunk))
+        if isinstance(cids, bool):
             return
         self.write_new_columns(chunk, cids, self.chunk_products(chunk),
                                self.reserve_ids(len(chunk)))
 
-    def new_order_customers(self, chunk: columnar.OrderColumns, *, look_for_stored: bool = True
-                            ) -> npt.NDArray[np.int64] | None:
-        """The customer id of each of the chunk's orders if every customer is known and (when
-        ``look_for_stored``) no order is stored yet, a first import's chunk; else None.
-
-        A chunk whose orders are all stored as the file says (a re-import's) is counted
-        unchanged here, its customers' purchases noted, and None returned with
-        ``self._settled`` set: nothing is left to write."""
-        self._settled = False
+    def sort_chunk(self, chunk: columnar.OrderColumns, *, look_for_stored: bool = True
+                   ) -> npt.NDArray[np.int64] | bool:
+        """What a fast-lane chunk needs: the customer id of each of its orders when it is a
+        first import's (every customer known and, when ``look_for_stored``, no order stored
+        yet); True when all its orders are stored as the file says (a re-import's: counted
+        unchanged here, nothing left to write); False when it goes the row path."""
         customers = pc.unique(chunk.customer)
         ids = self.customer_id_array(customers)
         if ids is None:
-            return None
+            return False
         each: npt.NDArray[np.int64] = ids[
             pc.index_in(chunk.customer, value_set=customers).to_numpy(zero_copy_only=False)]
         if look_for_stored:
             stored = self.stored_columns(chunk)
-            if stored is None:
-                return each
-            if self.same_as_stored(chunk, each, stored):
-                self._settled = True
-            return None
+            if stored is not None:
+                return self.same_as_stored(chunk, each, stored)
         return each
 
     def stored_columns(self, chunk: columnar.OrderColumns
@@ -2212,7 +2190,8 @@ class _OrderImport(_Import["_Parsed | columnar.OrderColumns"]):
             pgcopy.int8(order_ids), pgcopy.int8(cids),
             pgcopy.timestamptz_micros(chunk.utc_us),
             pgcopy.numeric(chunk.amount_cents, max_digits=14),
-            _strings(chunk.external_id), _labels(chunk.channel), _labels(chunk.final_status),
+            pgcopy.arrow_strings(chunk.external_id), _labels(chunk.channel),
+            _labels(chunk.final_status),
             _labels(chunk.currency)])
         _copy_binary(OrderLine, ["order", "product", "quantity", "amount"], [
             pgcopy.int8(order_ids), pgcopy.int8(product_ids, null=no_product),

@@ -259,12 +259,8 @@ def _copy_scores_postgres(run_id: int, scores: Scores, prospects: npt.NDArray[np
         }
         # The run's own partition, loaded bare, then indexed and attached (``partitions``).
         table = partitions.create(cursor, run_id)
-        names = ", ".join(connection.ops.quote_name(c) for c in columns)
-        with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.write(pgcopy.HEADER)
-            for block in pgcopy.encode(list(columns.values())):
-                copy.write(block)
-            copy.write(pgcopy.TRAILER)
+        pgcopy.copy(cursor.cursor, table, [connection.ops.quote_name(c) for c in columns],
+                    list(columns.values()))
         partitions.attach(cursor, run_id)
 
 
