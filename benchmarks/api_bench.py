@@ -64,7 +64,7 @@ def parse_args() -> argparse.Namespace:
 def configure(args: argparse.Namespace) -> None:
     """Point guanxi at the benchmark database before Django starts."""
     data_dir = Path(tempfile.gettempdir()) / DB_NAME
-    data_dir.mkdir(exist_ok=True)
+    (data_dir / "static").mkdir(parents=True, exist_ok=True)  # (or WhiteNoise warns per request)
     os.environ["GUANXI_DATA_DIR"] = str(data_dir)
     os.environ["DJANGO_SETTINGS_MODULE"] = "guanxi.config.settings"
     if args.sqlite:
