@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
+from django.db import DatabaseError, connection, transaction
 from django.db.models import FloatField
 from django.db.models.functions import Cast
 
@@ -65,3 +66,27 @@ def test_text_columns_come_back_as_strings(db: None) -> None:
     got = {str(n): str(c) for n, c in zip(names.tolist(), cities.tolist(), strict=True)}
     assert got == {"甲": "上海", "乙": "北京", "丙": "", "丁": "上海"}
     assert ids.size == 4
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the planner setting is PostgreSQL's")
+def test_a_read_leaves_the_planner_as_it_was(db: None) -> None:
+    # Given a connection whose parallel_tuple_cost is its own
+    Customer.objects.create(name="甲")
+
+    def cost() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW parallel_tuple_cost")
+            return str(cursor.fetchone()[0])
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET parallel_tuple_cost = 0.2")
+    # When columns are read, and a read fails inside a transaction that goes on from a
+    # savepoint
+    assert read_columns(Customer.objects.values_list("pk"), ("int",))[0].size == 1
+    after_read = cost()
+    with pytest.raises(DatabaseError), transaction.atomic():
+        read_columns(Customer.objects.extra(where=["1/0 = 1"]).values_list("pk"),
+                     ("int",))
+    # Then the later statements of the session are planned as before
+    assert after_read == "0.2"
+    assert cost() == "0.2"

@@ -7,6 +7,12 @@ instead as a few ``bytea`` values of fixed-width records (``string_agg`` of the 
 send functions, one per group of rows), which numpy reads as they are; SQLite is read with
 ``fetchmany``. Row order is not kept: sort the arrays if it matters.
 
+``string_agg`` has no parallel form before PostgreSQL 16, so the rows are packed in a subquery
+the aggregate reads: its projection, like the query's scans and joins, can then run in parallel
+workers, and only the concatenation is left to the one process (a year's order lines joined to
+their orders, 5.9 million rows: 11.5 s -> 6.2 s). The planner prices each row a worker hands
+over at ``parallel_tuple_cost``, set for the read to what handing over a packed record costs.
+
 Columns come back as int64 (NULL is ``INT_NULL``), float64 (NULL is NaN), datetime64[D]
 (NULL is NaT: the same int64 minimum) or str (NULL is ""; for columns with few distinct
 values — a city, a source — sent as codes into the column's distinct values, found by one
@@ -16,7 +22,8 @@ stay the ORM's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -40,6 +47,9 @@ _SEND: dict[str, str] = {
     "text": "int4send(coalesce(array_position(%s::text[], coalesce({c}::text, '')), 0))",
 }
 _DTYPE = {"int": ">i8", "float": ">f8", "day": ">i8", "text": ">i4"}
+# What a parallel worker's row costs the planner while a read runs (the server's default 0.1
+# prices a row as if the leader still had work to do on it; here it only appends its bytes).
+_GATHER_COST = "0.01"
 
 
 def read_columns(qs: QuerySet[Any], kinds: Sequence[Kind], *, groups: int = 1
@@ -78,11 +88,14 @@ def _postgres(sql: str, params: Sequence[Any], kinds: Sequence[Kind],
             cursor.execute(f"SELECT {distinct} FROM ({sql}) AS q({names})", params)
             found = cursor.fetchone()
             levels = {i: sorted(v or []) for i, v in zip(texts, found, strict=True)}
-        wrapped = f"SELECT string_agg({packed}, ''::bytea) FROM ({sql}) AS q({names})"
+        # OFFSET 0 keeps the subquery (and its packing) out of the aggregate: see above.
+        wrapped = (f"SELECT string_agg(s.p, ''::bytea) FROM (SELECT {packed} AS p, q.c0 AS k "
+                   f"FROM ({sql}) AS q({names}) OFFSET 0) AS s")
         if groups > 1:
-            wrapped += f" GROUP BY q.c0 %% {int(groups)}"
-        cursor.execute(wrapped, [*(levels[i] for i in texts), *params])
-        payloads = [bytes(row[0]) for row in cursor.fetchall() if row[0]]
+            wrapped += f" GROUP BY s.k %% {int(groups)}"
+        with _cheap_gather(cursor):
+            cursor.execute(wrapped, [*(levels[i] for i in texts), *params])
+            payloads = [bytes(row[0]) for row in cursor.fetchall() if row[0]]
     rec = np.frombuffer(b"".join(payloads), dtype=record)
     out: list[npt.NDArray[Any]] = []
     for i, kind in enumerate(kinds):
@@ -98,6 +111,27 @@ def _postgres(sql: str, params: Sequence[Any], kinds: Sequence[Kind],
         else:
             out.append(column.astype(np.int64).view("datetime64[D]"))
     return out
+
+
+@contextlib.contextmanager
+def _cheap_gather(cursor: Any) -> Iterator[None]:
+    """``parallel_tuple_cost`` at ``_GATHER_COST`` for one statement, then as it was.
+
+    Set for the session and put back, not ``SET LOCAL``: the read may run inside a caller's
+    transaction, which would keep it until its end. If the statement fails inside a
+    transaction, putting it back waits: the rollback the caller must do undoes the SET too.
+    """
+    cursor.execute("SELECT current_setting('parallel_tuple_cost')")
+    (before,) = cursor.fetchone()
+    cursor.execute("SELECT set_config('parallel_tuple_cost', %s, false)", [_GATHER_COST])
+    try:
+        yield
+    finally:
+        from psycopg.pq import TransactionStatus
+
+        if connection.connection is not None and (
+                connection.connection.info.transaction_status != TransactionStatus.INERROR):
+            cursor.execute("SELECT set_config('parallel_tuple_cost', %s, false)", [before])
 
 
 def _fetched(sql: str, params: Sequence[Any], kinds: Sequence[Kind]
