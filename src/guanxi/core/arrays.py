@@ -10,8 +10,9 @@ send functions, one per group of rows), which numpy reads as they are; SQLite is
 ``string_agg`` has no parallel form before PostgreSQL 16, so the rows are packed in a subquery
 the aggregate reads: its projection, like the query's scans and joins, can then run in parallel
 workers, and only the concatenation is left to the one process (a year's order lines joined to
-their orders, 5.9 million rows: 11.5 s -> 6.2 s). The planner prices each row a worker hands
-over at ``parallel_tuple_cost``, set for the read to what handing over a packed record costs.
+their orders, 5.9 million rows: 11.5 s -> 6.9 s; with the binary transfer below, 5.9 s). The
+planner prices each row a worker hands over at ``parallel_tuple_cost``, set for the read to
+what handing over a packed record costs.
 
 Columns come back as int64 (NULL is ``INT_NULL``), float64 (NULL is NaN), datetime64[D]
 (NULL is NaT: the same int64 minimum) or str (NULL is ""; for columns with few distinct
@@ -94,23 +95,45 @@ def _postgres(sql: str, params: Sequence[Any], kinds: Sequence[Kind],
         if groups > 1:
             wrapped += f" GROUP BY s.k %% {int(groups)}"
         with _cheap_gather(cursor):
-            cursor.execute(wrapped, [*(levels[i] for i in texts), *params])
-            payloads = [bytes(row[0]) for row in cursor.fetchall() if row[0]]
-    rec = np.frombuffer(b"".join(payloads), dtype=record)
+            payloads = _binary_values(cursor, wrapped, [*(levels[i] for i in texts), *params])
+    # Each column straight from the payloads into its native array: one pass, no joined copy.
+    records = [np.frombuffer(p, dtype=record) for p in payloads]
+    size = sum(r.size for r in records)
     out: list[npt.NDArray[Any]] = []
     for i, kind in enumerate(kinds):
-        column = rec[f"c{i}"]
-        if kind == "int":
-            out.append(column.astype(np.int64))
-        elif kind == "float":
-            out.append(column.astype(np.float64))
-        elif kind == "text":
+        column = np.empty(size, dtype=np.float64 if kind == "float" else np.int64)
+        at = 0
+        for r in records:
+            column[at:at + r.size] = r[f"c{i}"]
+            at += r.size
+        if kind == "text":
             # Code 0 (not found: cannot happen) reads the table's last entry, "".
             table = np.asarray([*levels[i], ""], dtype=str)
-            out.append(table[column.astype(np.int64) - 1])
+            out.append(table[column - 1])
+        elif kind == "day":
+            out.append(column.view("datetime64[D]"))
         else:
-            out.append(column.astype(np.int64).view("datetime64[D]"))
+            out.append(column)
     return out
+
+
+def _binary_values(cursor: Any, sql: str, params: Sequence[Any]) -> list[bytes]:
+    """The first column of each row of ``sql``, its non-empty values, sent in binary.
+
+    Django's cursor binds on the client and takes results as text, where a ``bytea`` travels
+    as hex: twice its size, then decoded (a year's order lines, 237 MB: about a second). The
+    query is bound as Django would, then run on a cursor that takes binary results.
+    """
+    import psycopg
+
+    raw = cursor.cursor
+    query: Any = sql
+    args: Sequence[Any] | None = params
+    if isinstance(raw, psycopg.ClientCursor):
+        query, args = raw.mogrify(sql, params), None
+    with connection.wrap_database_errors, psycopg.Cursor(raw.connection) as binary:
+        binary.execute(query, args, binary=True)
+        return [bytes(row[0]) for row in binary.fetchall() if row[0]]
 
 
 @contextlib.contextmanager

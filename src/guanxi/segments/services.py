@@ -196,15 +196,28 @@ def _ids(customers: QuerySet[Customer]) -> QuerySet[Any]:
 
 def _insert_select(table_columns: str, select: QuerySet[Any], constants: list[Any],
                    select_columns: str) -> int:
-    """``INSERT INTO <table_columns> SELECT <constants>, <select_columns> FROM (<select>)``."""
+    """``INSERT INTO <table_columns> SELECT <constants>, <select_columns> FROM (<select>)``.
+
+    On PostgreSQL the select goes into a temporary table first: an ``INSERT ... SELECT`` runs
+    its select in one process, a ``CREATE TABLE ... AS`` may use parallel workers, and a
+    segment's rule reads every customer while its members are few (the daily snapshot of nine
+    segments over a million customers: 7.0 s -> 5.7 s).
+    """
     sql, params = select.query.sql_with_params()
     holders = ", ".join(["%s"] * len(constants))
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"CREATE TEMPORARY TABLE segments_selected ON COMMIT DROP AS "
+                           f"SELECT * FROM ({sql}) m", params)
+            sql, params = "SELECT * FROM segments_selected", ()
         cursor.execute(
             f"INSERT INTO {table_columns} SELECT {holders}, {select_columns} FROM ({sql}) m",
             [*constants, *params],
         )
-        return int(cursor.rowcount)
+        count = int(cursor.rowcount)
+        if connection.vendor == "postgresql":
+            cursor.execute("DROP TABLE segments_selected")
+        return count
 
 
 def segment_freeze(*, user: User, segment: Segment, name: str,
