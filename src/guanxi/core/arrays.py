@@ -23,14 +23,15 @@ stay the ORM's.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 from django.db import connection
 from django.db.models import QuerySet
+
+from guanxi.core.planner import planner_setting
 
 __all__ = ["INT_NULL", "Kind", "read_columns"]
 
@@ -94,7 +95,7 @@ def _postgres(sql: str, params: Sequence[Any], kinds: Sequence[Kind],
                    f"FROM ({sql}) AS q({names}) OFFSET 0) AS s")
         if groups > 1:
             wrapped += f" GROUP BY s.k %% {int(groups)}"
-        with _cheap_gather(cursor):
+        with planner_setting("parallel_tuple_cost", _GATHER_COST):
             payloads = _binary_values(cursor, wrapped, [*(levels[i] for i in texts), *params])
     # Each column straight from the payloads into its native array: one pass, no joined copy.
     records = [np.frombuffer(p, dtype=record) for p in payloads]
@@ -134,27 +135,6 @@ def _binary_values(cursor: Any, sql: str, params: Sequence[Any]) -> list[bytes]:
     with connection.wrap_database_errors, psycopg.Cursor(raw.connection) as binary:
         binary.execute(query, args, binary=True)
         return [bytes(row[0]) for row in binary.fetchall() if row[0]]
-
-
-@contextlib.contextmanager
-def _cheap_gather(cursor: Any) -> Iterator[None]:
-    """``parallel_tuple_cost`` at ``_GATHER_COST`` for one statement, then as it was.
-
-    Set for the session and put back, not ``SET LOCAL``: the read may run inside a caller's
-    transaction, which would keep it until its end. If the statement fails inside a
-    transaction, putting it back waits: the rollback the caller must do undoes the SET too.
-    """
-    cursor.execute("SELECT current_setting('parallel_tuple_cost')")
-    (before,) = cursor.fetchone()
-    cursor.execute("SELECT set_config('parallel_tuple_cost', %s, false)", [_GATHER_COST])
-    try:
-        yield
-    finally:
-        from psycopg.pq import TransactionStatus
-
-        if connection.connection is not None and (
-                connection.connection.info.transaction_status != TransactionStatus.INERROR):
-            cursor.execute("SELECT set_config('parallel_tuple_cost', %s, false)", [before])
 
 
 def _fetched(sql: str, params: Sequence[Any], kinds: Sequence[Kind]
