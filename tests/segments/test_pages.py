@@ -13,7 +13,7 @@ from segstat_story import NOW, plant
 
 from guanxi.accounts.models import User
 from guanxi.customers.models import Customer
-from guanxi.segments.models import Segment, SegmentKind, SegmentMembership
+from guanxi.segments.models import Segment, Segmentation, SegmentKind, SegmentMembership
 from guanxi.segments.services import segment_create
 from guanxi.segments.statistical import segmentation_build
 
@@ -179,7 +179,13 @@ def test_a_manager_starts_a_build_from_the_list(segmented: Segment, manager: Use
                                        {"k_min": 2, "k_max": 4, "criterion": "bic"})
     assert response.status_code == 302
     assert "building=1" in response["Location"]
-    assert Segment.objects.filter(kind=SegmentKind.STATISTICAL, is_active=True).count() == 3
+    # The new build's segments (2 to 4, as asked; BIC picks how many) replace the old ones
+    built = Segmentation.objects.latest("pk")
+    active = Segment.objects.filter(kind=SegmentKind.STATISTICAL, is_active=True)
+    assert built.pk != segmented.segmentation_id
+    assert 2 <= built.n_segments <= 4  # type: ignore[operator]
+    assert {s.segmentation_id for s in active} == {built.pk}
+    assert active.count() == built.n_segments
 
 
 def test_the_migration_view_shows_the_matrix_sankey_and_a_cells_customers(

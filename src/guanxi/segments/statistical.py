@@ -304,6 +304,9 @@ def segmentation_build(
 ) -> Segmentation:
     """Segment the customers of ``run`` (the latest complete run by default); see the module.
 
+    ``seed`` defaults to the run's id: building again from the same scores (from the page, the
+    API or the CLI, none of which picks a seed) gives the same segments.
+
     Raises ``ValidationFailed`` for bad settings, no complete run, or too few scored buyers.
     """
     cfg = statistical_settings()
@@ -330,6 +333,8 @@ def segmentation_build(
         raise ValidationFailed(SegmentationErrorCode.NO_SCORES,
                                _("There is no complete scoring run to segment: score the "
                                  "customers first (guanxi value score)."))
+    if seed is None:
+        seed = run.pk
 
     timings: dict[str, float] = {}
     started = time.perf_counter()
